@@ -1,0 +1,55 @@
+/**
+ * Named error classes. Callers branch on `err.name`, never on the message.
+ * Every class carries an optional `cause`.
+ */
+
+export class CrosscheckError extends Error {
+  static readonly name: string = 'CrosscheckError'
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = (this.constructor as typeof CrosscheckError).name
+  }
+}
+
+/** A tensor or tensor JSON document is malformed (dtype, dims, data length). */
+export class InvalidTensorError extends CrosscheckError { static override readonly name = 'InvalidTensorError' }
+/** A wire message failed size limits or validation. */
+export class InvalidMessageError extends CrosscheckError { static override readonly name = 'InvalidMessageError' }
+/** A message exceeded its protocol's size limit. */
+export class MessageTooLargeError extends CrosscheckError { static override readonly name = 'MessageTooLargeError' }
+/** Bytes did not hash to the expected sha256. */
+export class HashMismatchError extends CrosscheckError { static override readonly name = 'HashMismatchError' }
+/** A model is not known locally nor obtainable from peers. */
+export class ModelNotFoundError extends CrosscheckError { static override readonly name = 'ModelNotFoundError' }
+/** onnxruntime failed to load or run a model (its string error is the cause). */
+export class InferenceError extends CrosscheckError { static override readonly name = 'InferenceError' }
+/** Not enough peers can run the model to reach the requested replication. */
+export class NotEnoughPeersError extends CrosscheckError { static override readonly name = 'NotEnoughPeersError' }
+/** Replicas answered but no output reached the quorum before the deadline. */
+export class NoQuorumError extends CrosscheckError { static override readonly name = 'NoQuorumError' }
+/** The operation ran past its deadline. */
+export class TimeoutError extends CrosscheckError { static override readonly name = 'TimeoutError' }
+/** The operation was aborted through its AbortSignal. */
+export class AbortError extends CrosscheckError { static override readonly name = 'AbortError' }
+/** A receipt failed verification; `check` names the failing check. */
+export class ReceiptInvalidError extends CrosscheckError {
+  static override readonly name = 'ReceiptInvalidError'
+  readonly check: string
+  constructor (check: string, message: string, options?: { cause?: unknown }) {
+    super(`${check}: ${message}`, options)
+    this.check = check
+  }
+}
+/** A vote's signature, peer id or bound fields are wrong. */
+export class InvalidVoteError extends CrosscheckError { static override readonly name = 'InvalidVoteError' }
+/** A peer refused a job (busy, unknown model, bad input). */
+export class JobRejectedError extends CrosscheckError { static override readonly name = 'JobRejectedError' }
+/** The node is not started, or was stopped. */
+export class NotStartedError extends CrosscheckError { static override readonly name = 'NotStartedError' }
+
+/** Throws an AbortError if the signal is already aborted. */
+export function throwIfAborted (signal?: AbortSignal): void {
+  if (signal?.aborted === true) {
+    throw new AbortError('operation aborted', { cause: signal.reason })
+  }
+}
