@@ -4,7 +4,7 @@
  */
 
 export class CrosscheckError extends Error {
-  static readonly name: string = 'CrosscheckError'
+  static override readonly name: string = 'CrosscheckError'
   constructor (message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = (this.constructor as typeof CrosscheckError).name

@@ -1,0 +1,205 @@
+/**
+ * `crosscheck` command line: start | relay | submit | verify | worker | models | bench.
+ * Exit codes: 0 ok, 1 failure (named in the message), 2 usage.
+ */
+import { parseArgs } from 'node:util'
+import { readFile, writeFile } from 'node:fs/promises'
+import { createLogger } from '../logger.js'
+
+const log = createLogger('cli')
+
+const USAGE = `crosscheck <command> [options]
+
+Commands:
+  start     Run the local network: relay + contributor web app (vite preview of dist/)
+              --host 127.0.0.1  --relay-port 9090  --web-port 8080
+  relay     Run a relay alone            --host 127.0.0.1 --port 9090
+  submit    Request verified inference as a Node peer
+              --relay <multiaddr> --model <file.onnx | sha256 | catalog id>
+              --input <tensors.json> [--replicas 3] [--quorum 2] [--timeout 60000]
+              [--policy '<json>'] [--out receipt.json]
+  verify    Verify a receipt offline     verify <receipt.json>
+  worker    Take jobs with onnxruntime-node   --relay <multiaddr>
+  models    Write the model catalog      [--out dist]
+  bench     Benchmarks (see README)      [--out bench/results.json]
+`
+
+export class UsageError extends Error { static override readonly name = 'UsageError'; override name = 'UsageError' }
+
+function waitForSignal (): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string): void => { process.off('SIGINT', on); process.off('SIGTERM', on); resolve(sig) }
+    process.on('SIGINT', on)
+    process.on('SIGTERM', on)
+  })
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'start': return await cmdStart(rest)
+      case 'relay': return await cmdRelay(rest)
+      case 'submit': return await cmdSubmit(rest)
+      case 'verify': return await cmdVerify(rest)
+      case 'worker': return await cmdWorker(rest)
+      case 'models': return await cmdModels(rest)
+      case 'bench': return await (await import('../../bench/bench.js')).runBench(rest)
+      case undefined: case 'help': case '--help': case '-h':
+        process.stdout.write(USAGE)
+        return command === undefined ? 2 : 0
+      default:
+        throw new UsageError(`unknown command ${command}`)
+    }
+  } catch (err: any) {
+    if (err?.name === 'UsageError' || err?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      process.stderr.write(`crosscheck: ${String(err.message)}\n\n${USAGE}`)
+      return 2
+    }
+    process.stderr.write(`crosscheck: ${String(err?.name ?? 'Error')}: ${String(err?.message ?? err)}\n`)
+    log('%O', err)
+    return 1
+  }
+}
+
+function int (v: string | undefined, name: string, def: number): number {
+  if (v == null) return def
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer`)
+  return n
+}
+
+async function cmdRelay (args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '9090' } } })
+  const { startRelay } = await import('../network/relay.js')
+  const relay = await startRelay({ host: values.host, port: int(values.port, 'port', 9090) })
+  process.stdout.write(`relay ${relay.peerId}\n${relay.multiaddrs.map(a => `  ${a}`).join('\n')}\n`)
+  await waitForSignal()
+  await relay.stop()
+  return 0
+}
+
+async function cmdStart (args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { host: { type: 'string', default: '127.0.0.1' }, 'relay-port': { type: 'string', default: '9090' }, 'web-port': { type: 'string', default: '8080' } } })
+  const { startLocalNetwork } = await import('./local-network.js')
+  const net = await startLocalNetwork({ host: values.host, relayPort: int(values['relay-port'], 'relay-port', 9090), webPort: int(values['web-port'], 'web-port', 8080) })
+  process.stdout.write([
+    'Crosscheck local network is up.',
+    `  contributor page: ${net.url}`,
+    `  relay:            ${net.relay}`,
+    `  submit a job:     npx crosscheck submit --relay ${net.relay} --model mlp --input examples/mlp-input.json`,
+    'Press Ctrl-C to stop.',
+    ''
+  ].join('\n'))
+  const sig = await waitForSignal()
+  process.stdout.write(`\n${sig}: stopping…\n`)
+  await net.stop()
+  return 0
+}
+
+async function cmdSubmit (args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      relay: { type: 'string' },
+      model: { type: 'string' },
+      input: { type: 'string' },
+      replicas: { type: 'string', default: '3' },
+      quorum: { type: 'string', default: '2' },
+      timeout: { type: 'string', default: '60000' },
+      policy: { type: 'string' },
+      out: { type: 'string' }
+    }
+  })
+  if (values.relay == null || values.model == null || values.input == null) throw new UsageError('submit needs --relay, --model and --input')
+  const replicas = int(values.replicas, 'replicas', 3)
+  const quorum = int(values.quorum, 'quorum', 2)
+  if (replicas < 1 || quorum < 1 || quorum > replicas) throw new UsageError('need 1 <= --quorum <= --replicas')
+  const { tensorsFromJSON, tensorsToJSON } = await import('../tensor/index.js')
+  const { resolveModel } = await import('../models/catalog.js')
+  const { validatePolicy } = await import('../consensus/compare.js')
+  const { startNodePeer } = await import('./node-peer.js')
+
+  const model = await resolveModel(values.model)
+  let inputJson: unknown
+  try {
+    inputJson = JSON.parse(await readFile(values.input, 'utf8'))
+  } catch (err: any) {
+    throw new UsageError(`cannot read --input ${values.input}: ${String(err.message)}`)
+  }
+  const inputs = tensorsFromJSON(inputJson)
+  const policy = values.policy != null ? validatePolicy(JSON.parse(values.policy)) : (model.entry?.policy ?? { kind: 'tolerance', atol: 1e-5, rtol: 1e-4 })
+
+  const peer = await startNodePeer({ relay: values.relay })
+  try {
+    const sha = peer.addModel(model.bytes)
+    process.stderr.write(`requester ${peer.peerId}\nmodel ${sha}\n`)
+    const result = await peer.submit({ modelHash: sha, inputs, policy, replicas, quorum, timeout: int(values.timeout, 'timeout', 60000) }, {
+      onProgress: (p) => {
+        if (p.type === 'dispatched') process.stderr.write(`  → ${p.peerId}\n`)
+        else if (p.type === 'vote') process.stderr.write(`  ← ${p.peerId} ${p.outputHash.slice(0, 12)} (${p.ms.toFixed(1)} ms)\n`)
+        else if (p.type === 'failed-replica') process.stderr.write(`  ✗ ${p.peerId}: ${p.reason}\n`)
+        else if (p.type === 'escalated') process.stderr.write(`  disagreement: escalating to ${p.replicas} replicas\n`)
+        else if (p.type === 'waiting-for-peers') process.stderr.write(`  waiting for contributors (${p.have}/${p.need})\n`)
+      }
+    })
+    if (values.out != null) await writeFile(values.out, result.receiptText)
+    process.stdout.write(JSON.stringify({
+      status: 'accepted',
+      jobId: result.jobId,
+      outputHash: result.outputHash,
+      agreeing: result.agreeing,
+      dissenting: result.dissenting,
+      ms: Math.round(result.ms),
+      receipt: values.out ?? null,
+      output: tensorsToJSON(result.output)
+    }, null, 2) + '\n')
+    return 0
+  } finally {
+    await peer.stop()
+  }
+}
+
+async function cmdVerify (args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { quiet: { type: 'boolean', default: false } } })
+  if (positionals.length !== 1) throw new UsageError('verify takes one receipt file')
+  const { verifyReceipt } = await import('../consensus/receipt.js')
+  const { libp2pVerifier } = await import('../network/keys.js')
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(positionals[0]))
+  } catch (err: any) {
+    process.stderr.write(`INVALID ${positionals[0]}: format: cannot read as UTF-8 (${String(err.message)})\n`)
+    return 1
+  }
+  const result = await verifyReceipt(text, libp2pVerifier)
+  if (!values.quiet) {
+    for (const c of result.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail != null ? `: ${c.detail}` : ''}\n`)
+  }
+  if (result.ok) {
+    process.stdout.write(`VALID ${positionals[0]}\n`)
+    return 0
+  }
+  const failed = result.checks.filter(c => !c.ok).map(c => c.name)
+  process.stderr.write(`INVALID ${positionals[0]}: failed ${failed.join(', ')}\n`)
+  return 1
+}
+
+async function cmdWorker (args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { relay: { type: 'string' } } })
+  if (values.relay == null) throw new UsageError('worker needs --relay')
+  const { startNodePeer } = await import('./node-peer.js')
+  const peer = await startNodePeer({ relay: values.relay, worker: true })
+  process.stdout.write(`worker ${peer.peerId} (onnxruntime-node, ${peer.runner.numericClass})\n`)
+  await waitForSignal()
+  await peer.stop()
+  return 0
+}
+
+async function cmdModels (args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string', default: 'dist' } } })
+  const { writeCatalog } = await import('../models/catalog.js')
+  await writeCatalog(values.out)
+  process.stdout.write(`model catalog written under ${values.out}/models\n`)
+  return 0
+}

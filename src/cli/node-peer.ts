@@ -1,0 +1,116 @@
+/**
+ * A Node peer: a libp2p node on the Crosscheck network that can request
+ * verified jobs (CLI `submit`, bench) and, with `worker: true`, take jobs
+ * with onnxruntime-node.
+ */
+import { randomBytes } from 'node:crypto'
+import { Network } from '../network/network.js'
+import { generateIdentity, libp2pVerifier, signerFromPrivateKey } from '../network/keys.js'
+import { handleJob } from '../jobs/worker.js'
+import { runVerifiedJob } from '../jobs/requester.js'
+import type { JobProgress, VerifiedJobInit, VerifiedJobResult } from '../jobs/requester.js'
+import { ModelNotFoundError } from '../errors.js'
+import { sha256Hex } from '../tensor/index.js'
+import { NodeRunner } from './ort-node.js'
+import { DEFAULT_ANNOUNCE_INTERVAL_MS } from '../network/constants.js'
+
+export interface NodePeerInit {
+  relay: string
+  /** Take jobs as a worker (onnxruntime-node). @default false */
+  worker?: boolean
+  /** @default 5000 */
+  announceInterval?: number
+  /** @default 5000 */
+  discoveryInterval?: number
+}
+
+export interface NodePeer {
+  peerId: string
+  network: Network
+  runner: NodeRunner
+  /** Makes model bytes available to workers that lack them. Returns the sha256. */
+  addModel: (bytes: Uint8Array) => string
+  submit: (init: VerifiedJobInit, options?: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void }) => Promise<VerifiedJobResult>
+  stop: () => Promise<void>
+}
+
+export async function startNodePeer (init: NodePeerInit, options: { signal?: AbortSignal } = {}): Promise<NodePeer> {
+  const privateKey = await generateIdentity()
+  const signer = signerFromPrivateKey(privateKey)
+  const network = new Network({ privateKey, relay: init.relay, discoveryInterval: init.discoveryInterval })
+  const runner = new NodeRunner()
+  const models = new Map<string, Uint8Array>()
+  let jobsDone = 0
+  network.serveModels(async (sha) => models.get(sha))
+
+  const addModel = (bytes: Uint8Array): string => {
+    const sha = sha256Hex(bytes)
+    models.set(sha, bytes)
+    return sha
+  }
+
+  let timer: ReturnType<typeof setInterval> | undefined
+  const announce = async (): Promise<void> => {
+    await network.announce({ models: [...models.keys()].slice(0, 64), numericClass: runner.numericClass, backend: 'cpu', threads: 1, jobsDone })
+  }
+
+  if (init.worker === true) {
+    network.onJob(async (req, ctx) => {
+      const res = await handleJob(req, ctx, {
+        signer,
+        now: Date.now,
+        ensureModel: async (hash, from, { signal }) => {
+          if (runner.has(hash)) return
+          let bytes = models.get(hash)
+          if (bytes == null) {
+            bytes = await network.fetchModel(from, hash, { signal })
+            models.set(hash, bytes)
+          }
+          if (bytes == null) throw new ModelNotFoundError(hash)
+          await runner.load(hash, bytes)
+        },
+        run: async (hash, inputs) => await runner.run(hash, inputs)
+      })
+      jobsDone++
+      return res
+    })
+  }
+
+  await network.start(options)
+  if (init.worker === true) {
+    await announce()
+    timer = setInterval(() => { void announce() }, init.announceInterval ?? DEFAULT_ANNOUNCE_INTERVAL_MS)
+  }
+
+  const submit = async (job: VerifiedJobInit, opts: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void } = {}): Promise<VerifiedJobResult> => {
+    return await runVerifiedJob({
+      signer,
+      verifier: libp2pVerifier,
+      candidates: () => network.getContributors().map(p => p.peerId),
+      send: async (peerId, req, { signal }) => await network.requestJob(peerId, req, { signal }),
+      random: Math.random,
+      now: Date.now,
+      randomHex: (n) => randomBytes(n).toString('hex'),
+      waitForPeers: async ({ signal }) => {
+        await new Promise<void>((resolve) => {
+          const done = (): void => { network.removeEventListener('network:announcement', done); resolve() }
+          network.addEventListener('network:announcement', done)
+          signal.addEventListener('abort', done, { once: true })
+        })
+      }
+    }, job, opts)
+  }
+
+  return {
+    peerId: network.peerId,
+    network,
+    runner,
+    addModel,
+    submit,
+    stop: async () => {
+      if (timer != null) clearInterval(timer)
+      await network.stop()
+      await runner.close()
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/** Limits and domain-separation prefixes for consensus messages. */
+
+/** Most replicas a job may ask for. */
+export const MAX_REPLICAS = 64
+/** Most votes a receipt may carry (replicas plus re-dispatches). */
+export const MAX_RECEIPT_VOTES = 256
+/** Largest receipt text verifyReceipt will parse (characters). */
+export const MAX_RECEIPT_CHARS = 96 * 1024 * 1024
+/** Longest numeric class string. */
+export const MAX_NUMERIC_CLASS_LENGTH = 128
+/** Longest peer id string (base58btc; Ed25519 ids are 52 characters, RSA ones longer). */
+export const MAX_PEER_ID_LENGTH = 128
+/** Largest public key (libp2p protobuf) or signature accepted, bytes (RSA-4096 fits). */
+export const MAX_KEY_BYTES = 1024
+/** Nonce: lowercase hex, 8 to 64 bytes. */
+export const MIN_NONCE_HEX = 16
+export const MAX_NONCE_HEX = 128
+/**
+ * How far past `now` a receipt's timestamps may lie before verifyReceipt's
+ * `time` check fails (peers' clocks disagree).
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+
+/** Prefixes make a signature for one message kind useless as another. */
+export const VOTE_DOMAIN = 'crosscheck/vote/1\n'
+export const RECEIPT_DOMAIN = 'crosscheck/receipt/1\n'
+/** Receipt `type` field. */
+export const RECEIPT_TYPE = 'crosscheck/receipt'

@@ -1,0 +1,483 @@
+/**
+ * Receipts: a permanent, offline-verifiable JSON proof that a job's output was
+ * accepted by a quorum of signed votes.
+ *
+ * Layout (fixed key order; `serializeReceipt` is the only accepted spelling):
+ * ```
+ * { v: 1, type: 'crosscheck/receipt', jobId, spec: JobSpec,
+ *   accepted: { outputHash, numericClass, output: ReceiptTensor[] },
+ *   votes: [{ body: VoteBody, signature, publicKey, agrees, output? }],  // sorted by peerId
+ *   requesterPublicKey, signature }
+ * ```
+ * Tensors are `{ name, dtype, dims, data }` sorted by name, `data` being the
+ * canonical little-endian bytes in strict base64, so outputs (NaN payloads and
+ * -0 included) round-trip bit for bit. A vote carries `output` exactly when it
+ * agrees but its outputHash differs from the accepted one, so a verifier can
+ * re-run the tolerance comparison. The requester signs
+ * `"crosscheck/receipt/1\n" || serializeReceipt(receipt without signature)`.
+ *
+ * Verification is all-or-nothing on the text: the `canonical` check requires
+ * the text to equal serializeReceipt(parse(text)), so any changed byte,
+ * whitespace included, fails.
+ */
+import { InvalidMessageError, ReceiptInvalidError } from '../errors.js'
+import { hashTensors, isDType, isSha256Hex, MAX_TENSORS, tensorBytes, tensorFromBytes } from '../tensor/index.js'
+import { explainDisagreement } from './compare.js'
+import { MAX_CLOCK_SKEW_MS, MAX_RECEIPT_CHARS, MAX_RECEIPT_VOTES, RECEIPT_DOMAIN, RECEIPT_TYPE } from './constants.js'
+import { jobIdOf, validateJobSpec } from './job.js'
+import { checkKeys, fromBase64, isPlainObject, toBase64, utf8 } from './util.js'
+import { isNumericClass, validateVoteBody, voteSigningBytes } from './vote.js'
+import type { DType, NamedTensors } from '../tensor/index.js'
+import type { Ballot, JobSpec, NumericClass, SignatureVerifier, Signer, VoteBody } from './types.js'
+
+/** A tensor inside a receipt: canonical little-endian bytes as base64. */
+export interface ReceiptTensor {
+  name: string
+  dtype: DType
+  dims: number[]
+  data: string
+}
+
+export interface ReceiptVote {
+  body: VoteBody
+  /** base64 signature over voteSigningBytes(body). */
+  signature: string
+  /** base64 libp2p protobuf public key. */
+  publicKey: string
+  /** Whether the requester counted this vote towards the quorum. */
+  agrees: boolean
+  /** Present exactly when `agrees` and body.outputHash differs from the accepted hash. */
+  output?: ReceiptTensor[]
+}
+
+export interface Receipt {
+  v: 1
+  type: typeof RECEIPT_TYPE
+  jobId: string
+  spec: JobSpec
+  accepted: {
+    outputHash: string
+    /** Class of the accepted output (an agreeing vote with this hash and class vouches for it). */
+    numericClass: NumericClass
+    output: ReceiptTensor[]
+  }
+  votes: ReceiptVote[]
+  /** base64 libp2p protobuf public key of spec.requester. */
+  requesterPublicKey: string
+  /** base64 requester signature over receiptSigningBytes(receipt). */
+  signature: string
+}
+
+export interface ReceiptCheck {
+  /** format | canonical | jobId | output | vote | agreement | quorum | requester | time */
+  name: string
+  ok: boolean
+  detail?: string
+}
+
+export interface ReceiptVerification {
+  ok: boolean
+  checks: ReceiptCheck[]
+  /** The parsed receipt when at least the format check passed. */
+  receipt?: Receipt
+}
+
+export interface VerifyReceiptOptions {
+  /** When given, adds a `time` check: no timestamp may lie more than MAX_CLOCK_SKEW_MS after it. Expiry never fails a receipt. */
+  now?: number
+}
+
+export interface BuildReceiptInput {
+  spec: JobSpec
+  /** Checked against jobIdOf(spec) when given. */
+  jobId?: string
+  /**
+   * The tally's accepted result (pass the TallyResult itself). `numericClass`
+   * is the cluster centre's class; when left out, the classes of agreeing
+   * ballots with the accepted hash are tried in sorted order and the first
+   * under which every agreeing vote re-checks is used.
+   */
+  accepted: { output: NamedTensors, outputHash: string, numericClass?: NumericClass }
+  /** Every counted ballot, agreeing and dissenting (one per peer). Signatures must already be verified. */
+  ballots: readonly Ballot[]
+  /** Peer ids of the agreeing ballots. */
+  agreeingPeers: Iterable<string>
+  /** The requester's key (its peerId must be spec.requester). */
+  signer: Signer
+}
+
+// ---------------------------------------------------------------- tensors
+
+function tensorsToReceipt (tensors: NamedTensors): ReceiptTensor[] {
+  return Object.keys(tensors).sort().map((name) => {
+    const t = tensors[name]
+    return { name, dtype: t.dtype, dims: [...t.dims], data: toBase64(tensorBytes(t)) }
+  })
+}
+
+/** Decodes receipt tensors (strict: sorted unique names, canonical base64). Throws InvalidMessageError. */
+export function tensorsFromReceipt (value: unknown, where: string): NamedTensors {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_TENSORS) {
+    throw new InvalidMessageError(`${where}: must be an array of 1-${MAX_TENSORS} tensors`)
+  }
+  const out: NamedTensors = {}
+  let prev: string | undefined
+  for (const [i, t] of value.entries()) {
+    const at = `${where}[${i}]`
+    if (!isPlainObject(t)) throw new InvalidMessageError(`${at}: must be { name, dtype, dims, data }`)
+    checkKeys(t, ['name', 'dtype', 'dims', 'data'], at, ['name', 'dtype', 'dims', 'data'])
+    if (typeof t.name !== 'string') throw new InvalidMessageError(`${at}: name must be a string`)
+    if (prev !== undefined && !(prev < t.name)) throw new InvalidMessageError(`${at}: names must be unique and sorted`)
+    prev = t.name
+    if (!isDType(t.dtype)) throw new InvalidMessageError(`${at}: unknown dtype`)
+    if (!Array.isArray(t.dims)) throw new InvalidMessageError(`${at}: dims must be an array`)
+    if (typeof t.data !== 'string') throw new InvalidMessageError(`${at}: data must be base64`)
+    try {
+      out[t.name] = tensorFromBytes(t.dtype, t.dims as number[], fromBase64(t.data, `${at}.data`))
+    } catch (err) {
+      throw new InvalidMessageError(`${at}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------- canonical form
+
+function normalizeTensor (t: ReceiptTensor): ReceiptTensor {
+  return { name: t.name, dtype: t.dtype, dims: [...t.dims], data: t.data }
+}
+
+/** A copy in canonical key order, votes sorted by peer id, tensors by name; `signature` left out when `withSignature` is false. */
+function canonicalObject (r: Receipt, withSignature: boolean): Record<string, unknown> {
+  const byName = (a: ReceiptTensor, b: ReceiptTensor): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  const votes = [...r.votes]
+    .sort((a, b) => (a.body.peerId < b.body.peerId ? -1 : a.body.peerId > b.body.peerId ? 1 : 0))
+    .map((v) => {
+      const out: Record<string, unknown> = { body: validateVoteBody(v.body), signature: v.signature, publicKey: v.publicKey, agrees: v.agrees }
+      if (v.output !== undefined) out.output = [...v.output].sort(byName).map(normalizeTensor)
+      return out
+    })
+  const out: Record<string, unknown> = {
+    v: r.v,
+    type: r.type,
+    jobId: r.jobId,
+    spec: validateJobSpec(r.spec),
+    accepted: { outputHash: r.accepted.outputHash, numericClass: r.accepted.numericClass, output: [...r.accepted.output].sort(byName).map(normalizeTensor) },
+    votes,
+    requesterPublicKey: r.requesterPublicKey
+  }
+  if (withSignature) out.signature = r.signature
+  return out
+}
+
+/** Canonical text: 2-space JSON in the fixed key order, one trailing newline. */
+export function serializeReceipt (r: Receipt): string {
+  return JSON.stringify(canonicalObject(r, true), null, 2) + '\n'
+}
+
+/** The bytes the requester signs: domain prefix + canonical text of everything but `signature`. */
+export function receiptSigningBytes (r: Receipt): Uint8Array {
+  return utf8(RECEIPT_DOMAIN + JSON.stringify(canonicalObject(r, false), null, 2) + '\n')
+}
+
+// ---------------------------------------------------------------- parsing
+
+const RECEIPT_FIELDS = ['v', 'type', 'jobId', 'spec', 'accepted', 'votes', 'requesterPublicKey', 'signature'] as const
+
+interface Parsed {
+  receipt: Receipt
+  output: NamedTensors
+  voteOutputs: Array<NamedTensors | undefined>
+}
+
+function parseStrict (text: string): Parsed {
+  if (typeof text !== 'string') throw new InvalidMessageError('receipt must be text')
+  if (text.length > MAX_RECEIPT_CHARS) throw new InvalidMessageError(`receipt is larger than ${MAX_RECEIPT_CHARS} characters`)
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new InvalidMessageError('receipt is not JSON', { cause: err })
+  }
+  if (!isPlainObject(raw)) throw new InvalidMessageError('receipt must be a JSON object')
+  checkKeys(raw, RECEIPT_FIELDS, 'receipt', RECEIPT_FIELDS)
+  if (raw.v !== 1) throw new InvalidMessageError(`receipt: unsupported version ${String(raw.v)}`)
+  if (raw.type !== RECEIPT_TYPE) throw new InvalidMessageError(`receipt: type must be ${RECEIPT_TYPE}`)
+  if (!isSha256Hex(raw.jobId)) throw new InvalidMessageError('receipt: jobId must be 64 lowercase hex characters')
+  const spec = validateJobSpec(raw.spec)
+
+  const acc = raw.accepted
+  if (!isPlainObject(acc)) throw new InvalidMessageError('receipt: accepted must be an object')
+  checkKeys(acc, ['outputHash', 'numericClass', 'output'], 'receipt.accepted', ['outputHash', 'numericClass', 'output'])
+  if (!isSha256Hex(acc.outputHash)) throw new InvalidMessageError('receipt.accepted: outputHash must be 64 lowercase hex characters')
+  if (!isNumericClass(acc.numericClass)) throw new InvalidMessageError('receipt.accepted: bad numericClass')
+  const output = tensorsFromReceipt(acc.output, 'receipt.accepted.output')
+
+  if (!Array.isArray(raw.votes) || raw.votes.length === 0 || raw.votes.length > MAX_RECEIPT_VOTES) {
+    throw new InvalidMessageError(`receipt: votes must be an array of 1-${MAX_RECEIPT_VOTES} votes`)
+  }
+  const votes: ReceiptVote[] = []
+  const voteOutputs: Array<NamedTensors | undefined> = []
+  const peers = new Set<string>()
+  for (const [i, v] of raw.votes.entries()) {
+    const at = `receipt.votes[${i}]`
+    if (!isPlainObject(v)) throw new InvalidMessageError(`${at}: must be an object`)
+    checkKeys(v, ['body', 'signature', 'publicKey', 'agrees', 'output'], at, ['body', 'signature', 'publicKey', 'agrees'])
+    const body = validateVoteBody(v.body)
+    if (peers.has(body.peerId)) throw new InvalidMessageError(`${at}: second vote from ${body.peerId}`)
+    peers.add(body.peerId)
+    if (typeof v.signature !== 'string' || typeof v.publicKey !== 'string') throw new InvalidMessageError(`${at}: signature and publicKey must be base64`)
+    fromBase64(v.signature, `${at}.signature`)
+    fromBase64(v.publicKey, `${at}.publicKey`)
+    if (typeof v.agrees !== 'boolean') throw new InvalidMessageError(`${at}: agrees must be a boolean`)
+    const needsOutput = v.agrees && body.outputHash !== acc.outputHash
+    if (needsOutput !== (v.output !== undefined)) {
+      throw new InvalidMessageError(`${at}: output must be present exactly when the vote agrees with a different outputHash`)
+    }
+    const vote: ReceiptVote = { body, signature: v.signature, publicKey: v.publicKey, agrees: v.agrees }
+    if (v.output !== undefined) {
+      voteOutputs.push(tensorsFromReceipt(v.output, `${at}.output`))
+      vote.output = v.output as ReceiptTensor[]
+    } else {
+      voteOutputs.push(undefined)
+    }
+    votes.push(vote)
+  }
+  if (typeof raw.requesterPublicKey !== 'string' || typeof raw.signature !== 'string') throw new InvalidMessageError('receipt: requesterPublicKey and signature must be base64')
+  fromBase64(raw.requesterPublicKey, 'receipt.requesterPublicKey')
+  fromBase64(raw.signature, 'receipt.signature')
+  const receipt: Receipt = {
+    v: 1,
+    type: RECEIPT_TYPE,
+    jobId: raw.jobId,
+    spec,
+    accepted: { outputHash: acc.outputHash, numericClass: acc.numericClass, output: acc.output as ReceiptTensor[] },
+    votes,
+    requesterPublicKey: raw.requesterPublicKey,
+    signature: raw.signature
+  }
+  return { receipt, output, voteOutputs }
+}
+
+/**
+ * Parses a receipt: strict format plus the canonical-text check; no
+ * signatures. Throws ReceiptInvalidError with check `format` or `canonical`.
+ */
+export function parseReceipt (text: string): Receipt {
+  let parsed: Parsed
+  try {
+    parsed = parseStrict(text)
+  } catch (err) {
+    throw new ReceiptInvalidError('format', (err as Error).message, { cause: err })
+  }
+  if (serializeReceipt(parsed.receipt) !== text) throw new ReceiptInvalidError('canonical', 'text is not the canonical serialization')
+  return parsed.receipt
+}
+
+/** The accepted output of a (parsed) receipt as tensors. */
+export function receiptOutput (r: Receipt): NamedTensors {
+  return tensorsFromReceipt(r.accepted.output, 'receipt.accepted.output')
+}
+
+// ---------------------------------------------------------------- checks
+
+/** The checks that need no keys: jobId, output, agreement, quorum. */
+function contentChecks (p: Parsed): ReceiptCheck[] {
+  const { receipt: r, output } = p
+  const checks: ReceiptCheck[] = []
+  const recomputed = jobIdOf(r.spec)
+  checks.push(recomputed === r.jobId ? { name: 'jobId', ok: true } : { name: 'jobId', ok: false, detail: `spec hashes to ${recomputed}, receipt says ${r.jobId}` })
+
+  const outHash = hashTensors(output)
+  if (outHash !== r.accepted.outputHash) {
+    checks.push({ name: 'output', ok: false, detail: `accepted output hashes to ${outHash}, receipt says ${r.accepted.outputHash}` })
+  } else if (!r.votes.some((v) => v.agrees && v.body.outputHash === outHash && v.body.numericClass === r.accepted.numericClass)) {
+    checks.push({ name: 'output', ok: false, detail: `no agreeing vote in class ${r.accepted.numericClass} produced the accepted output` })
+  } else {
+    checks.push({ name: 'output', ok: true })
+  }
+
+  const disagreements: string[] = []
+  r.votes.forEach((v, i) => {
+    if (!v.agrees) return
+    const theirs = p.voteOutputs[i] ?? output
+    const why = explainDisagreement(output, theirs, r.spec.policy, r.accepted.numericClass, v.body.numericClass)
+    if (why !== undefined) disagreements.push(`${v.body.peerId}: ${why}`)
+  })
+  checks.push(disagreements.length === 0 ? { name: 'agreement', ok: true } : { name: 'agreement', ok: false, detail: disagreements.join('; ') })
+
+  const agreeing = r.votes.filter((v) => v.agrees).length
+  // Identical dissenting outputs with a quorum of their own would be a conflict, not an acceptance.
+  const rival = new Map<string, number>()
+  for (const v of r.votes) {
+    if (!v.agrees && v.body.outputHash !== r.accepted.outputHash) rival.set(v.body.outputHash, (rival.get(v.body.outputHash) ?? 0) + 1)
+  }
+  const rivalQuorum = [...rival.entries()].find(([, n]) => n >= r.spec.quorum)
+  if (agreeing < r.spec.quorum) {
+    checks.push({ name: 'quorum', ok: false, detail: `${agreeing} agreeing peers, quorum is ${r.spec.quorum}` })
+  } else if (rivalQuorum !== undefined) {
+    checks.push({ name: 'quorum', ok: false, detail: `dissenting output ${rivalQuorum[0]} also has ${rivalQuorum[1]} votes (conflict)` })
+  } else {
+    checks.push({ name: 'quorum', ok: true, detail: `${agreeing} of ${r.votes.length} votes agree, quorum ${r.spec.quorum}` })
+  }
+  return checks
+}
+
+async function safeVerify (verifier: SignatureVerifier, publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  try {
+    return await verifier.verify(publicKey, data, signature)
+  } catch {
+    return false
+  }
+}
+
+function safePeerId (verifier: SignatureVerifier, publicKey: Uint8Array): string | undefined {
+  try {
+    return verifier.peerIdFromPublicKey(publicKey)
+  } catch {
+    return undefined
+  }
+}
+
+async function voteCheck (r: Receipt, v: ReceiptVote, out: NamedTensors | undefined, verifier: SignatureVerifier): Promise<ReceiptCheck> {
+  const b = v.body
+  const fail = (why: string): ReceiptCheck => ({ name: 'vote', ok: false, detail: `${b.peerId}: ${why}` })
+  const publicKey = fromBase64(v.publicKey, 'publicKey')
+  const keyPeer = safePeerId(verifier, publicKey)
+  if (keyPeer !== b.peerId) return fail(keyPeer === undefined ? 'bad public key' : `peerId does not match publicKey (${keyPeer})`)
+  if (b.jobId !== r.jobId) return fail('jobId mismatch (vote for another job)')
+  if (b.modelHash !== r.spec.modelHash) return fail('modelHash mismatch')
+  if (b.inputHash !== r.spec.inputHash) return fail('inputHash mismatch')
+  if (b.signedAt > r.spec.expiresAt) return fail(`signed at ${b.signedAt}, after the job expired at ${r.spec.expiresAt}`)
+  if (out !== undefined && hashTensors(out) !== b.outputHash) return fail('included output does not match outputHash')
+  if (!await safeVerify(verifier, publicKey, voteSigningBytes(b), fromBase64(v.signature, 'signature'))) return fail('bad signature')
+  return { name: 'vote', ok: true, detail: b.peerId }
+}
+
+async function requesterCheck (r: Receipt, verifier: SignatureVerifier): Promise<ReceiptCheck> {
+  const publicKey = fromBase64(r.requesterPublicKey, 'requesterPublicKey')
+  const keyPeer = safePeerId(verifier, publicKey)
+  if (keyPeer !== r.spec.requester) {
+    return { name: 'requester', ok: false, detail: keyPeer === undefined ? 'bad public key' : `key is ${keyPeer}, spec.requester is ${r.spec.requester}` }
+  }
+  const ok = await safeVerify(verifier, publicKey, receiptSigningBytes(r), fromBase64(r.signature, 'signature'))
+  return ok ? { name: 'requester', ok: true } : { name: 'requester', ok: false, detail: 'bad signature' }
+}
+
+function timeCheck (r: Receipt, now: number): ReceiptCheck {
+  const limit = now + MAX_CLOCK_SKEW_MS
+  if (r.spec.createdAt > limit) return { name: 'time', ok: false, detail: `job created at ${r.spec.createdAt}, in the future` }
+  const late = r.votes.find((v) => v.body.signedAt > limit)
+  if (late !== undefined) return { name: 'time', ok: false, detail: `${late.body.peerId} signed at ${late.body.signedAt}, in the future` }
+  return { name: 'time', ok: true }
+}
+
+/**
+ * Verifies a receipt text offline. Runs every check it can (format failing
+ * stops the rest) and reports each; `ok` is true only if all pass. Checks:
+ * format, canonical, jobId, output, one `vote` per vote, agreement, quorum,
+ * requester, and `time` when `opts.now` is given. A receipt never fails for
+ * being old; votes signed after spec.expiresAt do fail.
+ */
+export async function verifyReceipt (text: string, verifier: SignatureVerifier, opts: VerifyReceiptOptions = {}): Promise<ReceiptVerification> {
+  let parsed: Parsed
+  try {
+    parsed = parseStrict(text)
+  } catch (err) {
+    return { ok: false, checks: [{ name: 'format', ok: false, detail: (err as Error).message }] }
+  }
+  const r = parsed.receipt
+  const checks: ReceiptCheck[] = [{ name: 'format', ok: true }]
+  checks.push(serializeReceipt(r) === text ? { name: 'canonical', ok: true } : { name: 'canonical', ok: false, detail: 'text is not the canonical serialization (whitespace, key order, number or string spelling)' })
+  checks.push(...contentChecks(parsed))
+  for (const [i, v] of r.votes.entries()) checks.push(await voteCheck(r, v, parsed.voteOutputs[i], verifier))
+  checks.push(await requesterCheck(r, verifier))
+  if (opts.now !== undefined) checks.push(timeCheck(r, opts.now))
+  return { ok: checks.every((c) => c.ok), checks, receipt: r }
+}
+
+/** Like verifyReceipt but throws ReceiptInvalidError naming the first failed check; returns the receipt. */
+export async function assertValidReceipt (text: string, verifier: SignatureVerifier, opts: VerifyReceiptOptions = {}): Promise<Receipt> {
+  const result = await verifyReceipt(text, verifier, opts)
+  const failed = result.checks.find((c) => !c.ok)
+  if (failed !== undefined || result.receipt === undefined) {
+    throw new ReceiptInvalidError(failed?.name ?? 'format', failed?.detail ?? 'invalid receipt')
+  }
+  return result.receipt
+}
+
+// ---------------------------------------------------------------- building
+
+/**
+ * Builds and signs a receipt for an accepted job. Runs the same content
+ * checks a verifier will (jobId, output, agreement, quorum) and throws
+ * ReceiptInvalidError naming the failed one, so a bad receipt is never
+ * signed. Vote signatures are not re-checked here: verify votes first.
+ */
+export async function buildReceipt (input: BuildReceiptInput): Promise<Receipt> {
+  const wrap = <T>(check: string, fn: () => T): T => {
+    try {
+      return fn()
+    } catch (err) {
+      throw new ReceiptInvalidError(check, (err as Error).message, { cause: err })
+    }
+  }
+  const spec = wrap('format', () => validateJobSpec(input.spec))
+  const jobId = jobIdOf(spec)
+  if (input.jobId !== undefined && input.jobId !== jobId) throw new ReceiptInvalidError('jobId', `spec hashes to ${jobId}, not ${input.jobId}`)
+  if (input.signer.peerId !== spec.requester) throw new ReceiptInvalidError('requester', `signer ${input.signer.peerId} is not spec.requester ${spec.requester}`)
+  const { accepted } = input
+  if (accepted.numericClass !== undefined && !isNumericClass(accepted.numericClass)) throw new ReceiptInvalidError('format', 'accepted.numericClass is not a valid numeric class')
+  const agreeing = new Set(input.agreeingPeers)
+  if (input.ballots.length > MAX_RECEIPT_VOTES) throw new ReceiptInvalidError('format', `more than ${MAX_RECEIPT_VOTES} ballots`)
+  const seen = new Set<string>()
+  const entries: Array<{ vote: ReceiptVote, output: NamedTensors | undefined }> = []
+  for (const ballot of input.ballots) {
+    const body = wrap('format', () => validateVoteBody(ballot.vote.body))
+    if (seen.has(body.peerId)) throw new ReceiptInvalidError('vote', `two ballots from ${body.peerId}`)
+    seen.add(body.peerId)
+    if (body.jobId !== jobId || body.modelHash !== spec.modelHash || body.inputHash !== spec.inputHash) {
+      throw new ReceiptInvalidError('vote', `${body.peerId}: vote is for another job, model or input`)
+    }
+    if (body.signedAt > spec.expiresAt) throw new ReceiptInvalidError('vote', `${body.peerId}: signed after the job expired`)
+    const agrees = agreeing.has(body.peerId)
+    const vote: ReceiptVote = { body, signature: toBase64(ballot.vote.signature), publicKey: toBase64(ballot.vote.publicKey), agrees }
+    let output: NamedTensors | undefined
+    if (agrees && body.outputHash !== accepted.outputHash) {
+      if (hashTensors(ballot.output) !== body.outputHash) throw new ReceiptInvalidError('vote', `${body.peerId}: output does not match outputHash`)
+      output = ballot.output
+      vote.output = tensorsToReceipt(output)
+    }
+    entries.push({ vote, output })
+  }
+  for (const peer of agreeing) {
+    if (!seen.has(peer)) throw new ReceiptInvalidError('vote', `agreeing peer ${peer} has no ballot`)
+  }
+  entries.sort((a, b) => (a.vote.body.peerId < b.vote.body.peerId ? -1 : 1))
+  const voteOutputs = entries.map((e) => e.output)
+  const classes = accepted.numericClass !== undefined
+    ? [accepted.numericClass]
+    : [...new Set(entries.filter((e) => e.vote.agrees && e.vote.body.outputHash === accepted.outputHash).map((e) => e.vote.body.numericClass))].sort()
+  if (classes.length === 0) throw new ReceiptInvalidError('output', 'no agreeing ballot has the accepted outputHash')
+  let firstFailure: ReceiptCheck | undefined
+  for (const numericClass of classes) {
+    const unsigned: Receipt = {
+      v: 1,
+      type: RECEIPT_TYPE,
+      jobId,
+      spec,
+      accepted: { outputHash: accepted.outputHash, numericClass, output: tensorsToReceipt(accepted.output) },
+      votes: entries.map((e) => e.vote),
+      requesterPublicKey: toBase64(input.signer.publicKey),
+      signature: ''
+    }
+    const failed = contentChecks({ receipt: unsigned, output: accepted.output, voteOutputs }).find((c) => !c.ok)
+    if (failed !== undefined) {
+      firstFailure ??= failed
+      continue
+    }
+    const signature = await input.signer.sign(receiptSigningBytes(unsigned))
+    return { ...unsigned, signature: toBase64(signature) }
+  }
+  throw new ReceiptInvalidError(firstFailure?.name ?? 'output', firstFailure?.detail ?? 'failed')
+}

@@ -1,0 +1,40 @@
+/**
+ * Worker side of a job: check what the job binds, make sure the model is at
+ * hand (fetching it from the requester when missing), run it, sign the vote.
+ */
+import { InvalidMessageError, JobRejectedError } from '../errors.js'
+import { hashTensors } from '../tensor/index.js'
+import type { NamedTensors } from '../tensor/index.js'
+import { jobIdOf } from '../consensus/job.js'
+import { signVote } from '../consensus/vote.js'
+import type { Signer } from '../consensus/types.js'
+import type { JobRequest, JobResponse } from '../network/codec.js'
+
+export interface WorkerDeps {
+  signer: Signer
+  /** Makes sure the model is loaded; may fetch it from `from` (the requester). */
+  ensureModel: (modelHash: string, from: string, options: { signal: AbortSignal }) => Promise<void>
+  run: (modelHash: string, inputs: NamedTensors, options: { signal: AbortSignal }) => Promise<{ outputs: NamedTensors, numericClass: string, ms: number }>
+  now: () => number
+}
+
+export async function handleJob (req: JobRequest, ctx: { from: string, signal: AbortSignal }, deps: WorkerDeps): Promise<JobResponse> {
+  const { spec } = req
+  if (jobIdOf(spec) !== req.jobId) throw new InvalidMessageError('job id does not match the job spec')
+  if (spec.requester !== ctx.from) throw new JobRejectedError('job spec names another requester')
+  if (hashTensors(req.inputs) !== spec.inputHash) throw new InvalidMessageError('inputs do not hash to the spec input hash')
+  if (deps.now() > spec.expiresAt) throw new JobRejectedError('job has expired')
+  await deps.ensureModel(spec.modelHash, ctx.from, { signal: ctx.signal })
+  const { outputs, numericClass, ms } = await deps.run(spec.modelHash, req.inputs, { signal: ctx.signal })
+  const vote = await signVote(deps.signer, {
+    v: 1,
+    jobId: req.jobId,
+    modelHash: spec.modelHash,
+    inputHash: spec.inputHash,
+    outputHash: hashTensors(outputs),
+    numericClass,
+    peerId: deps.signer.peerId,
+    signedAt: deps.now()
+  })
+  return { type: 'result', jobId: req.jobId, vote, outputs, ms }
+}

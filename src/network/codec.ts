@@ -1,0 +1,166 @@
+/**
+ * Wire messages of the Crosscheck protocols: CBOR (cborg, strict decoding),
+ * length-prefixed on the stream, size-bounded and validated before use.
+ * Bad input raises InvalidMessageError (or MessageTooLargeError), never crashes.
+ */
+import { encode, decode } from 'cborg'
+import { InvalidMessageError, MessageTooLargeError } from '../errors.js'
+import { isSha256Hex, tensorsFromWire, tensorsToWire } from '../tensor/index.js'
+import type { NamedTensors } from '../tensor/index.js'
+import { validateJobSpec } from '../consensus/job.js'
+import { validateSignedVote } from '../consensus/vote.js'
+import type { JobSpec, SignedVote } from '../consensus/types.js'
+import { MAX_ANNOUNCED_MODELS } from './constants.js'
+
+export interface JobRequest {
+  type: 'job'
+  jobId: string
+  spec: JobSpec
+  inputs: NamedTensors
+}
+
+export type JobResponse =
+  | { type: 'result', jobId: string, vote: SignedVote, outputs: NamedTensors, ms: number }
+  | { type: 'error', jobId: string, error: { name: string, message: string } }
+
+export type ModelRequest = { type: 'model-request', sha256: string }
+export type ModelResponseHeader =
+  | { type: 'model', sha256: string, size: number, chunks: number }
+  | { type: 'error', error: { name: string, message: string } }
+
+export interface Announcement {
+  peerId: string
+  /** sha256 of the models this peer holds. */
+  models: string[]
+  numericClass: string
+  backend: string
+  threads: number
+  jobsDone: number
+  /** ms since epoch (sender's clock; informational). */
+  at: number
+}
+
+const DECODE_OPTIONS = { strict: true, rejectDuplicateMapKeys: true, useMaps: false, allowUndefined: false, allowIndefinite: false }
+
+export function encodeMessage (msg: object): Uint8Array {
+  return encode({ v: 1, ...msg })
+}
+
+export function decodeMessage (bytes: Uint8Array, maxBytes: number): Record<string, unknown> {
+  if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(`message of ${bytes.byteLength} bytes exceeds ${maxBytes}`)
+  let value: unknown
+  try {
+    value = decode(bytes, DECODE_OPTIONS)
+  } catch (err) {
+    throw new InvalidMessageError('message is not valid CBOR', { cause: err })
+  }
+  if (value == null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new InvalidMessageError('message must be a map')
+  }
+  const m = value as Record<string, unknown>
+  if (m.v !== 1) throw new InvalidMessageError(`unsupported message version ${String(m.v)}`)
+  return m
+}
+
+function str (m: Record<string, unknown>, key: string, max = 256): string {
+  const v = m[key]
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new InvalidMessageError(`${key} must be a string of 1..${max} characters`)
+  return v
+}
+
+function num (m: Record<string, unknown>, key: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const v = m[key]
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new InvalidMessageError(`${key} must be a number in ${min}..${max}`)
+  return v
+}
+
+function hash (m: Record<string, unknown>, key: string): string {
+  const v = m[key]
+  if (!isSha256Hex(v)) throw new InvalidMessageError(`${key} must be a lowercase sha256 hex string`)
+  return v
+}
+
+function tensors (m: Record<string, unknown>, key: string): NamedTensors {
+  try {
+    return tensorsFromWire(m[key])
+  } catch (err: any) {
+    throw new InvalidMessageError(`${key}: ${String(err?.message)}`, { cause: err })
+  }
+}
+
+function errorField (m: Record<string, unknown>): { name: string, message: string } {
+  const e = m.error
+  if (e == null || typeof e !== 'object') throw new InvalidMessageError('error must be { name, message }')
+  const r = e as Record<string, unknown>
+  return { name: str(r, 'name', 64), message: typeof r.message === 'string' ? r.message.slice(0, 1024) : '' }
+}
+
+export function encodeJobRequest (req: JobRequest): Uint8Array {
+  return encodeMessage({ type: 'job', jobId: req.jobId, spec: req.spec, inputs: tensorsToWire(req.inputs) })
+}
+
+export function decodeJobRequest (bytes: Uint8Array, maxBytes: number): JobRequest {
+  const m = decodeMessage(bytes, maxBytes)
+  if (m.type !== 'job') throw new InvalidMessageError(`expected a job message, got ${String(m.type)}`)
+  return { type: 'job', jobId: hash(m, 'jobId'), spec: validateJobSpec(m.spec), inputs: tensors(m, 'inputs') }
+}
+
+export function encodeJobResponse (res: JobResponse): Uint8Array {
+  if (res.type === 'error') return encodeMessage(res)
+  return encodeMessage({ type: 'result', jobId: res.jobId, vote: res.vote, outputs: tensorsToWire(res.outputs), ms: res.ms })
+}
+
+export function decodeJobResponse (bytes: Uint8Array, maxBytes: number): JobResponse {
+  const m = decodeMessage(bytes, maxBytes)
+  if (m.type === 'error') return { type: 'error', jobId: hash(m, 'jobId'), error: errorField(m) }
+  if (m.type !== 'result') throw new InvalidMessageError(`expected a result message, got ${String(m.type)}`)
+  let vote: SignedVote
+  try {
+    vote = validateSignedVote(m.vote)
+  } catch (err: any) {
+    throw new InvalidMessageError(`vote: ${String(err?.message)}`, { cause: err })
+  }
+  return { type: 'result', jobId: hash(m, 'jobId'), vote, outputs: tensors(m, 'outputs'), ms: num(m, 'ms') }
+}
+
+export function encodeModelRequest (sha256: string): Uint8Array {
+  return encodeMessage({ type: 'model-request', sha256 })
+}
+
+export function decodeModelRequest (bytes: Uint8Array, maxBytes: number): ModelRequest {
+  const m = decodeMessage(bytes, maxBytes)
+  if (m.type !== 'model-request') throw new InvalidMessageError(`expected a model-request, got ${String(m.type)}`)
+  return { type: 'model-request', sha256: hash(m, 'sha256') }
+}
+
+export function encodeModelHeader (h: ModelResponseHeader): Uint8Array {
+  return encodeMessage(h)
+}
+
+export function decodeModelHeader (bytes: Uint8Array, maxBytes: number, maxModelBytes: number): ModelResponseHeader {
+  const m = decodeMessage(bytes, maxBytes)
+  if (m.type === 'error') return { type: 'error', error: errorField(m) }
+  if (m.type !== 'model') throw new InvalidMessageError(`expected a model header, got ${String(m.type)}`)
+  return { type: 'model', sha256: hash(m, 'sha256'), size: num(m, 'size', 1, maxModelBytes), chunks: num(m, 'chunks', 1, 1 << 20) }
+}
+
+export function encodeAnnouncement (a: Announcement): Uint8Array {
+  return encodeMessage(a)
+}
+
+export function decodeAnnouncement (bytes: Uint8Array, maxBytes: number): Announcement {
+  const m = decodeMessage(bytes, maxBytes)
+  const models = m.models
+  if (!Array.isArray(models) || models.length > MAX_ANNOUNCED_MODELS || !models.every(isSha256Hex)) {
+    throw new InvalidMessageError(`models must be at most ${MAX_ANNOUNCED_MODELS} sha256 hex strings`)
+  }
+  return {
+    peerId: str(m, 'peerId', 128),
+    models: [...models],
+    numericClass: str(m, 'numericClass', 128),
+    backend: str(m, 'backend', 32),
+    threads: num(m, 'threads', 0, 1024),
+    jobsDone: num(m, 'jobsDone'),
+    at: num(m, 'at')
+  }
+}

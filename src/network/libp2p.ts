@@ -1,0 +1,88 @@
+/**
+ * libp2p node construction for the three roles: browser peer, Node peer
+ * (CLI requester / server-side worker) and relay. The only place that wires
+ * transports, encryption, muxers and services.
+ */
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { webSockets } from '@libp2p/websockets'
+import { webRTC } from '@libp2p/webrtc'
+import { circuitRelayTransport, circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { gossipsub } from '@libp2p/gossipsub'
+import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
+import type { PrivateKey } from '@libp2p/interface'
+import { DISCOVERY_TOPIC } from './constants.js'
+
+export type PeerLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, pubsub: ReturnType<ReturnType<typeof gossipsub>> }>
+
+export interface PeerLibp2pInit {
+  privateKey: PrivateKey
+  /** Allow dialling plain ws:// and loopback/private addresses (local/dev networks). */
+  allowLocal: boolean
+  /** Pubsub discovery broadcast interval (ms). */
+  discoveryInterval: number
+}
+
+// Relayed inbound connections all count as the relay's IP: the default of 5/s
+// stalls handshakes with 6+ peers (NOTES), so browsers and relay raise it.
+const CONNECTION_MANAGER = { inboundConnectionThreshold: 200, maxIncomingPendingConnections: 64, maxConnections: 300 }
+
+function gater (allowLocal: boolean): { denyDialMultiaddr: () => boolean } | undefined {
+  // libp2p's browser default refuses ws:// and private addresses; a local
+  // network needs them. For public relays the strict default is kept.
+  return allowLocal ? { denyDialMultiaddr: () => false } : undefined
+}
+
+/** A contributor or requester peer: reaches the relay over WebSockets, other peers over direct WebRTC. */
+export async function createPeerLibp2p (init: PeerLibp2pInit): Promise<PeerLibp2p> {
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: ['/p2p-circuit', '/webrtc'] },
+    transports: [
+      webSockets(),
+      webRTC({ rtcConfiguration: { iceServers: [] } }),
+      circuitRelayTransport()
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: gater(init.allowLocal),
+    connectionManager: CONNECTION_MANAGER,
+    peerDiscovery: [pubsubPeerDiscovery({ interval: init.discoveryInterval, topics: [DISCOVERY_TOPIC] })],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
+    }
+  }) as unknown as PeerLibp2p
+}
+
+export interface RelayLibp2pInit {
+  privateKey?: PrivateKey
+  host: string
+  port: number
+  discoveryInterval: number
+  maxReservations: number
+}
+
+export type RelayLibp2p = Libp2p
+
+/** The relay: WebSockets listener, circuit relay v2 (signalling only), gossip hub and discovery. */
+export async function createRelayLibp2p (init: RelayLibp2pInit): Promise<RelayLibp2p> {
+  return await createLibp2p({
+    ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
+    addresses: { listen: [`/ip4/${init.host}/tcp/${init.port}/ws`] },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: gater(true),
+    connectionManager: CONNECTION_MANAGER,
+    peerDiscovery: [pubsubPeerDiscovery({ interval: init.discoveryInterval, topics: [DISCOVERY_TOPIC] })],
+    services: {
+      identify: identify(),
+      relay: circuitRelayServer({ reservations: { maxReservations: init.maxReservations } }),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
+    }
+  })
+}

@@ -1,0 +1,280 @@
+/**
+ * The browser peer's composition root: storage (IndexedDB), identity,
+ * network (libp2p), inference worker and model registry, wired into one
+ * `CrosscheckNode` that contributes compute and requests verified jobs.
+ */
+import { TypedEventTarget } from './events.js'
+import { openStore } from './storage/index.js'
+import type { Store } from './storage/index.js'
+import { Network } from './network/network.js'
+import type { PeerState } from './network/network.js'
+import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from './network/keys.js'
+import { createInferenceWorker } from './inference/worker-client.js'
+import type { Capabilities, InferenceWorker } from './inference/worker-client.js'
+import { ModelRegistry } from './inference/registry.js'
+import { validateManifest, MANIFEST_PATH } from './models/manifest.js'
+import type { ModelManifest } from './models/manifest.js'
+import { handleJob } from './jobs/worker.js'
+import { runVerifiedJob } from './jobs/requester.js'
+import type { JobProgress, VerifiedJobInit, VerifiedJobResult } from './jobs/requester.js'
+import { DEFAULT_ANNOUNCE_INTERVAL_MS } from './network/constants.js'
+import { NotStartedError } from './errors.js'
+import { createLogger } from './logger.js'
+import type { Signer } from './consensus/types.js'
+import type { NamedTensors } from './tensor/index.js'
+
+const log = createLogger('node')
+
+export interface NodeInit {
+  /** Relay multiaddr with /p2p/<id>. */
+  relay: string
+  /** Base URL of the model catalog. @default document base URL */
+  catalogBase?: string
+  /** IndexedDB database name. @default 'crosscheck' */
+  storeName?: string
+  /** @default 'auto' */
+  preferredBackend?: 'auto' | 'webgpu' | 'wasm'
+  /** @default 5000 */
+  announceInterval?: number
+  /** @default 5000 */
+  discoveryInterval?: number
+}
+
+export interface NodeStats {
+  peerId: string
+  relay: string
+  relayConnected: boolean
+  peers: PeerState[]
+  capabilities?: Capabilities
+  models: Array<{ sha256: string, size: number, name?: string }>
+  jobsDone: number
+  /** Model bytes fetched over HTTP or from peers since this page loaded (cache misses). */
+  modelDownloads: number
+}
+
+export interface NodeEvents {
+  'node:state': CustomEvent<NodeStats>
+  'model:progress': CustomEvent<{ sha256: string, loaded: number, total: number, source: 'http' | 'peer' }>
+  'job:done': CustomEvent<{ jobId: string, from: string, ms: number }>
+  'job:progress': CustomEvent<JobProgress>
+}
+
+export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
+  readonly init: NodeInit
+  private store?: Store
+  private network?: Network
+  private worker?: InferenceWorker
+  private registry?: ModelRegistry
+  private signer?: Signer
+  private capabilities?: Capabilities
+  private manifest?: ModelManifest
+  private timer?: ReturnType<typeof setInterval>
+  private jobsDone = 0
+  private modelDownloads = 0
+  private modelsCache: NodeStats['models'] = []
+
+  constructor (init: NodeInit) {
+    super()
+    this.init = init
+  }
+
+  get started (): boolean { return this.network != null }
+
+  async start (options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.network != null) return
+    const store = await openStore(this.init.storeName ?? 'crosscheck')
+    this.store = store
+    let identity = await store.getIdentity()
+    const privateKey = identity != null ? privateKeyFromBytes(identity.privateKey) : await generateIdentity()
+    if (identity == null) {
+      identity = { privateKey: privateKeyToBytes(privateKey), createdAt: Date.now() }
+      await store.putIdentity(identity)
+    }
+    this.signer = signerFromPrivateKey(privateKey)
+
+    this.worker = createInferenceWorker({ preferredBackend: this.init.preferredBackend ?? 'auto' })
+    const capsPromise = this.worker.probe({ signal: options.signal })
+
+    const network = new Network({ privateKey, relay: this.init.relay, discoveryInterval: this.init.discoveryInterval })
+    this.network = network
+    this.registry = new ModelRegistry({ store }, { manifestUrl: new URL(MANIFEST_PATH, this.catalogBase()) })
+    this.registry.addEventListener('model:progress', (evt: any) => {
+      this.emit('model:progress', { ...evt.detail, source: 'http' })
+    })
+    network.serveModels(async (sha) => {
+      const m = await store.getModel(sha).catch(() => undefined)
+      return m != null ? new Uint8Array(m.bytes) : undefined
+    })
+    network.onJob(async (req, ctx) => {
+      const t0 = performance.now()
+      const res = await handleJob(req, ctx, {
+        signer: this.requireSigner(),
+        now: Date.now,
+        ensureModel: async (hash, from, { signal }) => { await this.ensureModel(hash, from, signal) },
+        run: async (hash, inputs, { signal }) => await this.requireWorker().run(hash, inputs, { signal })
+      })
+      this.jobsDone++
+      void store.putJob({ jobId: req.jobId, role: 'worker', modelHash: req.spec.modelHash, inputHash: req.spec.inputHash, startedAt: Date.now() - (performance.now() - t0), finishedAt: Date.now(), status: 'voted', peers: [ctx.from], ms: performance.now() - t0 })
+      this.emit('job:done', { jobId: req.jobId, from: ctx.from, ms: performance.now() - t0 })
+      this.emitState()
+      return res
+    })
+    network.addEventListener('network:peers', () => { this.emitState() })
+    network.addEventListener('network:relay', () => { this.emitState() })
+
+    await this.refreshModels()
+    this.capabilities = await capsPromise
+    await network.start(options)
+    await this.announce()
+    this.timer = setInterval(() => { void this.announce() }, this.init.announceInterval ?? DEFAULT_ANNOUNCE_INTERVAL_MS)
+    this.emitState()
+  }
+
+  async stop (): Promise<void> {
+    if (this.timer != null) clearInterval(this.timer)
+    this.timer = undefined
+    const network = this.network
+    this.network = undefined
+    await network?.stop()
+    this.worker?.terminate()
+    this.worker = undefined
+    this.store?.close()
+    this.store = undefined
+    this.emitState()
+  }
+
+  /** The model catalog of the site this page came from. */
+  async getManifest (options: { signal?: AbortSignal } = {}): Promise<ModelManifest> {
+    if (this.manifest != null) return this.manifest
+    const res = await fetch(new URL(MANIFEST_PATH, this.catalogBase()), { signal: options.signal })
+    if (!res.ok) throw new Error(`cannot load model catalog: HTTP ${res.status}`)
+    this.manifest = validateManifest(await res.json())
+    return this.manifest
+  }
+
+  /** Model bytes by sha256: IndexedDB first (hash re-checked), else the site catalog. */
+  async getModelBytes (sha256: string, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    const resolved = await this.requireRegistry().resolve(sha256, options)
+    if (resolved.source !== 'store') { this.modelDownloads++; await this.refreshModels() }
+    return new Uint8Array(resolved.bytes)
+  }
+
+  /** Runs a verified job on the network: k random peers, quorum, receipt (stored). */
+  async request (init: VerifiedJobInit, options: { signal?: AbortSignal } = {}): Promise<VerifiedJobResult> {
+    const network = this.requireNetwork()
+    const store = this.store as Store
+    await this.getModelBytes(init.modelHash, options) // so workers can fetch it from us
+    const result = await runVerifiedJob({
+      signer: this.requireSigner(),
+      verifier: libp2pVerifier,
+      candidates: () => network.getContributors().map(p => p.peerId),
+      send: async (peerId, req, { signal }) => await network.requestJob(peerId, req, { signal }),
+      random: Math.random,
+      now: Date.now,
+      randomHex: (n) => Array.from(crypto.getRandomValues(new Uint8Array(n)), b => b.toString(16).padStart(2, '0')).join(''),
+      waitForPeers: async ({ signal }) => {
+        await new Promise<void>((resolve) => {
+          const done = (): void => { network.removeEventListener('network:announcement', done); resolve() }
+          network.addEventListener('network:announcement', done)
+          signal.addEventListener('abort', done, { once: true })
+        })
+      }
+    }, init, { signal: options.signal, onProgress: (p) => { this.emit('job:progress', p) } })
+    await store.putReceipt({ jobId: result.jobId, createdAt: Date.now(), modelHash: init.modelHash, text: result.receiptText, status: 'accepted' })
+    await store.putJob({ jobId: result.jobId, role: 'requester', modelHash: init.modelHash, inputHash: result.spec.inputHash, startedAt: Date.now() - result.ms, finishedAt: Date.now(), status: 'accepted', peers: result.agreeing, ms: result.ms })
+    return result
+  }
+
+  /** Runs a model in this page's own worker, unverified (benchmarks, previews). */
+  async runLocal (modelHash: string, inputs: NamedTensors, options: { signal?: AbortSignal } = {}): Promise<{ outputs: NamedTensors, ms: number, numericClass: string }> {
+    const worker = this.requireWorker()
+    if (!await worker.hasModel(modelHash, options)) {
+      const bytes = await this.getModelBytes(modelHash, options)
+      await worker.loadModel(modelHash, bytes.slice().buffer, options)
+    }
+    return await worker.run(modelHash, inputs, { ...options, transfer: false })
+  }
+
+  stats (): NodeStats {
+    return {
+      peerId: this.network?.started === true ? this.network.peerId : '',
+      relay: this.init.relay,
+      relayConnected: this.network?.relayConnected() ?? false,
+      peers: this.network?.getPeers() ?? [],
+      capabilities: this.capabilities,
+      models: this.modelsCache,
+      jobsDone: this.jobsDone,
+      modelDownloads: this.modelDownloads
+    }
+  }
+
+  /** Diagnostics for tests and the status panel. */
+  connections (): ReturnType<Network['getConnections']> {
+    return this.network?.getConnections() ?? []
+  }
+
+  async listJobs (): Promise<Awaited<ReturnType<Store['listJobs']>>> {
+    return await (this.store?.listJobs() ?? Promise.resolve([]))
+  }
+
+  async listReceipts (): Promise<Awaited<ReturnType<Store['listReceipts']>>> {
+    return await (this.store?.listReceipts() ?? Promise.resolve([]))
+  }
+
+  private async ensureModel (hash: string, from: string, signal: AbortSignal): Promise<void> {
+    const worker = this.requireWorker()
+    if (await worker.hasModel(hash, { signal })) return
+    const store = this.store as Store
+    // the cached copy is re-hashed on read; a corrupt one is purged and fetched again
+    const cached = await store.getModel(hash).catch(() => undefined)
+    let bytes: ArrayBuffer
+    if (cached != null) {
+      bytes = cached.bytes
+    } else {
+      // the requester holds the model it asks for: fetch it peer to peer
+      const fetched = await this.requireNetwork().fetchModel(from, hash, {
+        signal,
+        onProgress: (p) => { this.emit('model:progress', { ...p, source: 'peer' }) }
+      })
+      this.modelDownloads++
+      await store.putModel(fetched)
+      await this.refreshModels()
+      void this.announce()
+      bytes = fetched.slice().buffer
+    }
+    await worker.loadModel(hash, bytes, { signal })
+  }
+
+  private async refreshModels (): Promise<void> {
+    const list = await this.store?.listModels() ?? []
+    this.modelsCache = list.map(m => ({ sha256: m.sha256, size: m.size, name: m.name }))
+    this.emitState()
+  }
+
+  private async announce (): Promise<void> {
+    const network = this.network
+    if (network == null || this.capabilities == null) return
+    await network.announce({
+      models: this.modelsCache.map(m => m.sha256).slice(0, 64),
+      numericClass: this.capabilities.numericClass,
+      backend: this.capabilities.backend,
+      threads: this.capabilities.threads,
+      jobsDone: this.jobsDone
+    })
+  }
+
+  private catalogBase (): string {
+    return this.init.catalogBase ?? (typeof document !== 'undefined' ? document.baseURI : 'http://127.0.0.1/')
+  }
+
+  private emitState (): void {
+    this.emit('node:state', this.stats())
+  }
+
+  private requireNetwork (): Network { if (this.network == null) throw new NotStartedError('node is not started'); return this.network }
+  private requireWorker (): InferenceWorker { if (this.worker == null) throw new NotStartedError('node is not started'); return this.worker }
+  private requireRegistry (): ModelRegistry { if (this.registry == null) throw new NotStartedError('node is not started'); return this.registry }
+  private requireSigner (): Signer { if (this.signer == null) throw new NotStartedError('node is not started'); return this.signer }
+}
+
+export { log as nodeLog }
