@@ -1,8 +1,5 @@
 /**
- * One vite config, two modes:
- * - `page` (default): the contributor site, `index.html` → `dist/`.
- * - `widget` (`vite build --mode widget`): the embeddable custom element as an
- *   ES library, `src/ui/widget.ts` → `dist/widget/`.
+ * The vite config of the contributor site (`index.html` → `dist/`).
  *
  * Both serve COOP/COEP so the page is cross-origin isolated: without it
  * onnxruntime-web has no SharedArrayBuffer and silently runs on 1 thread (and a
@@ -15,16 +12,11 @@
 import { defineConfig } from 'vite'
 import type { Plugin, ResolvedConfig } from 'vite'
 
-type Mode = 'page' | 'widget'
-
-/** Headers for cross-origin isolation. A widget's files are loaded by other origins, so they must allow that. */
-function isolationHeaders (mode: Mode): Record<string, string> {
-  return {
-    'Cross-Origin-Opener-Policy': 'same-origin',
-    'Cross-Origin-Embedder-Policy': 'require-corp',
-    // A host page that is itself cross-origin isolated can only load our files if we say it may (CORP).
-    'Cross-Origin-Resource-Policy': mode === 'widget' ? 'cross-origin' : 'same-origin'
-  }
+/** Headers for cross-origin isolation (SharedArrayBuffer → multi-threaded WASM). */
+const ISOLATION_HEADERS: Record<string, string> = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin'
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -89,25 +81,43 @@ export function crosscheckModels (options: { headers?: Record<string, string> } 
   }
 }
 
-export default defineConfig(({ mode: rawMode }) => {
-  const mode: Mode = rawMode === 'widget' ? 'widget' : 'page'
-  const headers = isolationHeaders(mode)
+/**
+ * Serves `/relay.json` = `{ relay: process.env.CROSSCHECK_RELAY }` so the page
+ * finds the relay `npm start` launched (404 when unset: the page then asks for
+ * `?relay=<multiaddr>`).
+ */
+export function crosscheckRelayInfo (headers: Record<string, string>): Plugin {
+  const handler = (req: { url?: string }, res: { statusCode: number, setHeader: (k: string, v: string) => void, end: (b?: string) => void }, next: () => void): void => {
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/relay.json') { next(); return }
+    const relay = process.env.CROSSCHECK_RELAY
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
+    res.setHeader('Cache-Control', 'no-store')
+    res.setHeader('Content-Type', 'application/json; charset=utf-8')
+    if (relay == null || relay === '') {
+      res.statusCode = 404
+      res.end(JSON.stringify({ error: 'no relay configured (set CROSSCHECK_RELAY or open the page with ?relay=<multiaddr>)' }))
+      return
+    }
+    res.statusCode = 200
+    res.end(JSON.stringify({ relay }))
+  }
   return {
-    plugins: [crosscheckModels({ headers })],
+    name: 'crosscheck-relay-info',
+    configureServer (server) { server.middlewares.use(handler) },
+    configurePreviewServer (server) { server.middlewares.use(handler) }
+  }
+}
+
+export default defineConfig(() => {
+  const headers = ISOLATION_HEADERS
+  return {
+    plugins: [crosscheckModels({ headers }), crosscheckRelayInfo(headers)],
     server: { host: '127.0.0.1', headers },
     preview: { host: '127.0.0.1', headers },
     // Workers are ES modules: onnxruntime-web is ESM and needs import.meta.url to find its wasm.
-    worker: { format: 'es' },
+    worker: { format: 'es' as const },
     // Pre-bundling onnxruntime-web breaks its import.meta.url-relative wasm lookup in dev.
     optimizeDeps: { exclude: ['onnxruntime-web'] },
-    build: {
-      target: 'es2022',
-      ...(mode === 'widget'
-        ? {
-            outDir: 'dist/widget',
-            lib: { entry: 'src/ui/widget.ts', formats: ['es'], fileName: 'crosscheck-widget' }
-          }
-        : { outDir: 'dist' })
-    }
+    build: { target: 'es2022', outDir: 'dist' }
   }
 })

@@ -6,7 +6,7 @@
 import { AbortError, HashMismatchError, ModelNotFoundError, throwIfAborted } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { parseManifest } from '../models/manifest.js'
-import type { ModelEntry, ModelManifest } from '../models/manifest.js'
+import type { ExtraEntry, ModelEntry, ModelManifest } from '../models/manifest.js'
 import type { Store } from '../storage/index.js'
 import { isSha256Hex } from '../tensor/index.js'
 import { DEFAULT_MANIFEST_PATH, MAX_MODEL_BYTES, PROGRESS_STEP_BYTES } from './constants.js'
@@ -68,8 +68,8 @@ export interface ResolvedModel {
   /** A fresh buffer the caller owns (safe to transfer to a worker). */
   bytes: ArrayBuffer
   source: ModelSource
-  /** The catalog entry, when the manifest lists this hash. */
-  entry?: ModelEntry
+  /** The catalog entry (a model or an extra file such as OCR keys), when the manifest lists this hash. */
+  entry?: ModelEntry | ExtraEntry
 }
 
 export interface ResolveOptions {
@@ -165,9 +165,12 @@ export class ModelRegistry extends EventTarget {
     }
 
     // 2. The site's catalog.
-    let entry: ModelEntry | undefined
+    let entry: ModelEntry | ExtraEntry | undefined
     try {
-      entry = this.manifestUrl == null ? undefined : (await this.manifest({ signal })).models.find((m) => m.sha256 === sha256)
+      if (this.manifestUrl != null) {
+        const manifest = await this.manifest({ signal })
+        entry = manifest.models.find((m) => m.sha256 === sha256) ?? manifest.extras.find((m) => m.sha256 === sha256)
+      }
       if (entry != null) {
         const bytes = await this.download(entry, signal)
         return await this.keep(sha256, bytes, 'http', entry)
@@ -203,7 +206,7 @@ export class ModelRegistry extends EventTarget {
     throw new ModelNotFoundError(`model ${sha256} is not stored, not in the catalog and not offered by peers`, { cause: failures.at(-1) })
   }
 
-  private async entryFor (sha256: string, signal?: AbortSignal): Promise<ModelEntry | undefined> {
+  private async entryFor (sha256: string, signal?: AbortSignal): Promise<ModelEntry | ExtraEntry | undefined> {
     // Best effort: the manifest is not needed to use a stored model (offline start).
     if (this.manifestUrl == null || this.manifestPromise == null) return undefined
     try {
@@ -214,14 +217,14 @@ export class ModelRegistry extends EventTarget {
   }
 
   /** Verifies (through the store, which hashes once) and stores; returns a copy the caller may transfer away. */
-  private async keep (sha256: string, bytes: ArrayBuffer, source: 'http' | 'peer', entry?: ModelEntry): Promise<ResolvedModel> {
+  private async keep (sha256: string, bytes: ArrayBuffer, source: 'http' | 'peer', entry?: ModelEntry | ExtraEntry): Promise<ResolvedModel> {
     await this.components.store.putModel(bytes, { sha256, ...(entry != null ? { name: entry.id } : {}) })
     this.emit('model:resolved', { sha256, source, size: bytes.byteLength })
     return { sha256, bytes, source, ...(entry != null ? { entry } : {}) }
   }
 
   /** Streams `entry.file` with progress; the byte count must equal the manifest's. */
-  private async download (entry: ModelEntry, signal?: AbortSignal): Promise<ArrayBuffer> {
+  private async download (entry: ModelEntry | ExtraEntry, signal?: AbortSignal): Promise<ArrayBuffer> {
     if (this.manifestUrl == null) throw new ModelNotFoundError('no manifest URL configured')
     const total = entry.bytes
     if (total > this.maxModelBytes) throw new ModelNotFoundError(`${entry.id} is ${total} bytes, over the ${this.maxModelBytes} limit`)

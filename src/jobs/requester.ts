@@ -134,13 +134,17 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
     }
     signal.addEventListener('abort', onAbort, { once: true })
 
+    let deciding = false
     const evaluate = (): void => {
-      if (done) return
+      if (done || deciding) return
       const result = tally({ ballots, policy: spec.policy, quorum, outstanding })
       if (result.status === 'accepted') {
+        deciding = true
+        decided.abort()
+        const counted = [...ballots]
         const agreeing = result.agreeing.map(b => b.vote.body.peerId)
-        progress({ type: 'accepted', jobId, outputHash: result.outputHash, peers: agreeing })
-        buildReceipt({ spec, jobId, accepted: { output: result.output, outputHash: result.outputHash, numericClass: result.numericClass }, ballots, agreeingPeers: agreeing, signer: deps.signer })
+        onProgress({ type: 'accepted', jobId, outputHash: result.outputHash, peers: agreeing })
+        buildReceipt({ spec, jobId, accepted: { output: result.output, outputHash: result.outputHash, numericClass: result.numericClass }, ballots: counted, agreeingPeers: agreeing, signer: deps.signer })
           .then((receipt) => {
             finish(undefined, {
               jobId,
@@ -150,7 +154,7 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
               agreeing,
               dissenting: result.dissenting.map(b => b.vote.body.peerId),
               failed,
-              ballots,
+              ballots: counted,
               receiptText: serializeReceipt(receipt),
               ms: deps.now() - started
             })
@@ -197,8 +201,10 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
             ballots.push({ vote: res.vote, output: res.outputs })
             progress({ type: 'vote', jobId, peerId, outputHash: res.vote.body.outputHash, ms: res.ms })
           })
-          .catch((err: Error) => {
-            const reason = `${err.name}: ${err.message}`
+          .catch((err: unknown) => {
+            const reason = err instanceof Error || (typeof err === 'object' && err != null && 'message' in err)
+              ? `${String((err as Error).name)}: ${String((err as Error).message)}`
+              : String(err)
             log('replica %s failed: %s', peerId, reason)
             failed.push({ peerId, reason })
             progress({ type: 'failed-replica', jobId, peerId, reason })

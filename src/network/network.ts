@@ -290,23 +290,38 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     })
   }
 
-  /** Sends a job to a peer over a direct connection and waits for its response. */
+  /**
+   * Sends a job to a peer over a direct connection and waits for its response.
+   * A link that fails before the request is written (typically a peer that
+   * reloaded: its old WebRTC connection is not yet known to be dead) is closed
+   * and the job is sent once more over a fresh link.
+   */
   async requestJob (peerId: string, req: JobRequest, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<JobResponse> {
     const signal = withTimeout(options.signal, options.timeout ?? DEFAULT_JOB_TIMEOUT_MS)
-    let stream: Stream | undefined
-    try {
-      const conn = await this.ensureDirect(peerId, { signal })
-      stream = await conn.newStream(JOB_PROTOCOL, { signal })
-      const lp = lpStream(stream, { maxDataLength: MAX_JOB_RESPONSE_BYTES })
-      await lp.write(encodeJobRequest(req), { signal })
-      const bytes = await lp.read({ signal })
-      const res = decodeJobResponse(bytes.subarray(), MAX_JOB_RESPONSE_BYTES)
-      if (res.jobId !== req.jobId) throw new InvalidMessageError(`response names job ${res.jobId}, expected ${req.jobId}`)
-      await stream.close({ signal }).catch(() => {})
-      return res
-    } catch (err) {
-      stream?.abort(err as Error)
-      throw wrapAbort(err, signal, `job ${req.jobId.slice(0, 8)} on ${peerId}`)
+    for (let attempt = 0; ; attempt++) {
+      let stream: Stream | undefined
+      let conn: Connection | undefined
+      let written = false
+      try {
+        conn = await this.ensureDirect(peerId, { signal })
+        stream = await conn.newStream(JOB_PROTOCOL, { signal: withTimeout(signal, 10_000) })
+        const lp = lpStream(stream, { maxDataLength: MAX_JOB_RESPONSE_BYTES })
+        await lp.write(encodeJobRequest(req), { signal })
+        written = true
+        const bytes = await lp.read({ signal })
+        const res = decodeJobResponse(bytes.subarray(), MAX_JOB_RESPONSE_BYTES)
+        if (res.jobId !== req.jobId) throw new InvalidMessageError(`response names job ${res.jobId}, expected ${req.jobId}`)
+        await stream.close({ signal }).catch(() => {})
+        return res
+      } catch (err) {
+        stream?.abort(err instanceof Error ? err : new Error(String(err)))
+        if (!signal.aborted && !written && conn != null && attempt === 0) {
+          log('link to %s failed (%s), redialling', peerId, (err as Error)?.message)
+          conn.abort(err instanceof Error ? err : new Error(String(err)))
+          continue
+        }
+        throw wrapAbort(err, signal, `job ${req.jobId.slice(0, 8)} on ${peerId}`)
+      }
     }
   }
 
