@@ -1,0 +1,125 @@
+import { describe, it, expect } from 'vitest'
+import { encode } from 'cborg'
+import {
+  decodeAnnouncement, decodeJobRequest, decodeJobResponse, decodeModelHeader, decodeModelRequest,
+  encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelHeader, encodeModelRequest
+} from './codec.js'
+import { createTensor, hashTensors } from '../tensor/index.js'
+import { createJobSpec, jobIdOf } from '../consensus/job.js'
+import { signVote } from '../consensus/vote.js'
+import { generateIdentity, signerFromPrivateKey } from './keys.js'
+
+const inputs = { x: createTensor('float32', [1, 4], new Float32Array([1, 2, 3, 4])) }
+const outputs = { y: createTensor('float32', [1, 2], new Float32Array([0.5, -0.5])) }
+
+async function fixture (): Promise<{ spec: ReturnType<typeof createJobSpec>, jobId: string, signer: ReturnType<typeof signerFromPrivateKey> }> {
+  const signer = signerFromPrivateKey(await generateIdentity())
+  const spec = createJobSpec({
+    modelHash: 'a'.repeat(64),
+    inputHash: hashTensors(inputs),
+    policy: { kind: 'tolerance', atol: 1e-5, rtol: 1e-4 },
+    replicas: 3,
+    quorum: 2,
+    requester: signer.peerId,
+    nonce: '0123456789abcdef0123456789abcdef',
+    createdAt: 1_700_000_000_000,
+    expiresAt: 1_700_000_060_000
+  })
+  return { spec, jobId: jobIdOf(spec), signer }
+}
+
+function expectName (fn: () => unknown, name: string, msg?: string): void {
+  try {
+    fn()
+  } catch (err: any) {
+    expect(err.name).toBe(name)
+    if (msg != null) expect(err.message).toContain(msg)
+    return
+  }
+  expect.unreachable(`expected ${name}`)
+}
+
+describe('job protocol codec', () => {
+  it('round-trips a job request and result', async () => {
+    const { spec, jobId, signer } = await fixture()
+    const req = decodeJobRequest(encodeJobRequest({ type: 'job', jobId, spec, inputs }), 1 << 20)
+    expect(req.jobId).toBe(jobId)
+    expect(req.spec).toEqual(spec)
+    expect(hashTensors(req.inputs)).toBe(hashTensors(inputs))
+
+    const vote = await signVote(signer, { jobId, modelHash: spec.modelHash, inputHash: spec.inputHash, outputHash: hashTensors(outputs), numericClass: 'ort-web/wasm/t1/chromium', signedAt: spec.createdAt + 5 })
+    const res = decodeJobResponse(encodeJobResponse({ type: 'result', jobId, vote, outputs, ms: 3.5 }), 1 << 20)
+    expect(res.type).toBe('result')
+    if (res.type !== 'result') return
+    expect(res.vote.body).toEqual(vote.body)
+    expect(res.ms).toBe(3.5)
+    expect(hashTensors(res.outputs)).toBe(hashTensors(outputs))
+  })
+
+  it('round-trips an error response', () => {
+    const res = decodeJobResponse(encodeJobResponse({ type: 'error', jobId: 'b'.repeat(64), error: { name: 'InferenceError', message: 'boom' } }), 1024)
+    expect(res).toEqual({ type: 'error', jobId: 'b'.repeat(64), error: { name: 'InferenceError', message: 'boom' } })
+  })
+
+  it('rejects oversized messages before decoding', async () => {
+    const { spec, jobId } = await fixture()
+    const bytes = encodeJobRequest({ type: 'job', jobId, spec, inputs })
+    expectName(() => decodeJobRequest(bytes, bytes.length - 1), 'MessageTooLargeError')
+  })
+
+  it.each([
+    ['garbage bytes', new Uint8Array([0xff, 0x00, 0x13])],
+    ['not a map', encode([1, 2, 3])],
+    ['wrong version', encode({ v: 2, type: 'job' })],
+    ['wrong type', encode({ v: 1, type: 'result' })],
+    ['bad job id', encode({ v: 1, type: 'job', jobId: 'XYZ', spec: {}, inputs: {} })],
+    ['trailing bytes', new Uint8Array([...encode({ v: 1, type: 'job' }), 0])]
+  ])('rejects %s as InvalidMessageError', (_name, bytes) => {
+    expectName(() => decodeJobRequest(bytes, 1 << 20), 'InvalidMessageError')
+  })
+
+  it('rejects a request whose tensors do not match their dims', async () => {
+    const { spec, jobId } = await fixture()
+    const bytes = encode({ v: 1, type: 'job', jobId, spec, inputs: { x: { dtype: 'float32', dims: [1, 4], data: new Uint8Array(15) } } })
+    expectName(() => decodeJobRequest(bytes, 1 << 20), 'InvalidMessageError', 'inputs')
+  })
+
+  it('rejects a request with a malformed spec', async () => {
+    const { spec, jobId } = await fixture()
+    const bytes = encode({ v: 1, type: 'job', jobId, spec: { ...spec, quorum: 0 }, inputs: {} })
+    expectName(() => decodeJobRequest(bytes, 1 << 20), 'InvalidMessageError')
+  })
+
+  it('rejects a result with a malformed vote', async () => {
+    const bytes = encode({ v: 1, type: 'result', jobId: 'c'.repeat(64), vote: { body: {}, signature: new Uint8Array(64), publicKey: new Uint8Array(36) }, outputs: {}, ms: 1 })
+    expectName(() => decodeJobResponse(bytes, 1 << 20), 'InvalidMessageError', 'vote')
+  })
+})
+
+describe('model protocol codec', () => {
+  it('round-trips requests and headers', () => {
+    expect(decodeModelRequest(encodeModelRequest('d'.repeat(64)), 1024)).toEqual({ type: 'model-request', sha256: 'd'.repeat(64) })
+    const h = { type: 'model' as const, sha256: 'e'.repeat(64), size: 1000, chunks: 1 }
+    expect(decodeModelHeader(encodeModelHeader(h), 1024, 1 << 20)).toEqual(h)
+  })
+
+  it('rejects an uppercase hash, a size over the limit and zero chunks', () => {
+    expectName(() => decodeModelRequest(encode({ v: 1, type: 'model-request', sha256: 'D'.repeat(64) }), 1024), 'InvalidMessageError')
+    expectName(() => decodeModelHeader(encode({ v: 1, type: 'model', sha256: 'e'.repeat(64), size: 2048, chunks: 1 }), 1024, 1024), 'InvalidMessageError', 'size')
+    expectName(() => decodeModelHeader(encode({ v: 1, type: 'model', sha256: 'e'.repeat(64), size: 10, chunks: 0 }), 1024, 1024), 'InvalidMessageError', 'chunks')
+  })
+})
+
+describe('announcement codec', () => {
+  const a = { peerId: '12D3KooWabc', models: ['f'.repeat(64)], numericClass: 'ort-web/wasm/t2/chromium', backend: 'wasm', threads: 2, jobsDone: 4, at: 1 }
+
+  it('round-trips', () => {
+    expect(decodeAnnouncement(encodeAnnouncement(a), 4096)).toEqual(a)
+  })
+
+  it('rejects too many or malformed model hashes', () => {
+    expectName(() => decodeAnnouncement(encodeAnnouncement({ ...a, models: Array(200).fill('f'.repeat(64)) }), 1 << 20), 'InvalidMessageError', 'models')
+    expectName(() => decodeAnnouncement(encodeAnnouncement({ ...a, models: ['nope'] }), 4096), 'InvalidMessageError', 'models')
+    expectName(() => decodeAnnouncement(encodeAnnouncement({ ...a, threads: -1 }), 4096), 'InvalidMessageError', 'threads')
+  })
+})
