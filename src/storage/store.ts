@@ -191,14 +191,15 @@ export class Store {
 
 /** Opens (creating or migrating) the database. */
 export async function openStore (name: string = DEFAULT_DB_NAME, init: StoreInit = {}): Promise<Store> {
-  let store: Store | undefined
+  // the blocking callback can fire before openDB resolves: reach the store through a holder
+  const holder: { store?: Store } = {}
   const db = await openDB<CrosscheckDB>(name, DB_VERSION, {
     upgrade,
     blocked: () => { log('opening %s is blocked by an older version in another tab', name) },
     // Another tab wants to migrate: step aside rather than block it; this tab must reload.
-    blocking: () => { log('closing %s so another tab can upgrade it', name); store?.close() },
+    blocking: () => { log('closing %s so another tab can upgrade it', name); holder.store?.close() },
     terminated: () => { log.error('database %s was closed by the browser', name) }
   })
-  store = new Store(db, name, init)
-  return store
+  holder.store = new Store(db, name, init)
+  return holder.store
 }

@@ -1,0 +1,33 @@
+// Lint = module boundaries (who may import libp2p, idb, onnxruntime-web) plus
+// typescript-eslint's recommended rules.
+import tseslint from 'typescript-eslint'
+
+const libp2p = { group: ['libp2p', 'libp2p/*', '@libp2p/*', '!@libp2p/logger', '@chainsafe/*', '@multiformats/*'], message: 'Only src/network imports libp2p.' }
+const idb = { group: ['idb', 'idb/*'], message: 'Only src/storage imports idb.' }
+const ortWeb = { group: ['onnxruntime-web', 'onnxruntime-web/*'], message: 'Only workers/ imports onnxruntime-web.' }
+const ortNode = { group: ['onnxruntime-node'], message: 'onnxruntime-node is for Node-side code (src/models, src/cli) only.' }
+const io = { group: ['node:*', 'fs', 'path', 'idb', 'libp2p', '@libp2p/*', 'onnxruntime-*'], message: 'src/consensus is pure: no I/O.' }
+
+function restrict (...patterns) {
+  return { 'no-restricted-imports': ['error', { patterns }] }
+}
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bin/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'error'
+    }
+  },
+  { files: ['src/**/*.ts'], ignores: ['src/network/**', 'src/storage/**', 'src/consensus/**', 'src/models/**', 'src/cli/**'], rules: restrict(libp2p, idb, ortWeb, ortNode) },
+  { files: ['src/network/**/*.ts'], rules: restrict(idb, ortWeb, ortNode) },
+  { files: ['src/storage/**/*.ts'], rules: restrict(libp2p, ortWeb, ortNode) },
+  { files: ['src/consensus/**/*.ts'], ignores: ['src/consensus/**/*.spec.ts', 'src/consensus/test-fixtures.ts'], rules: restrict(io, ortWeb) },
+  { files: ['src/models/**/*.ts', 'src/cli/**/*.ts'], rules: restrict(idb, ortWeb) },
+  { files: ['workers/**/*.ts'], rules: restrict(libp2p, idb) },
+  // tests, CLI, bench and simulation print
+  { files: ['src/cli/**/*.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'sim/**/*.ts', 'scripts/**/*.ts', '**/*.spec.ts'], rules: { 'no-console': 'off' } }
+)
