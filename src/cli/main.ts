@@ -20,6 +20,7 @@ Commands:
               [--policy '<json>'] [--out receipt.json]
   verify    Verify a receipt offline     verify <receipt.json>
   worker    Take jobs with onnxruntime-node   --relay <multiaddr>
+              [--fault always-wrong|collude|noise|slow|silent|copy]  (tests only; needs CROSSCHECK_TEST_FAULTS=1)
   models    Write the model catalog      [--out dist]
   bench     Benchmarks (see README)      [--out bench/results.json]
 `
@@ -186,10 +187,18 @@ async function cmdVerify (args: string[]): Promise<number> {
 }
 
 async function cmdWorker (args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { relay: { type: 'string' } } })
+  const { values } = parseArgs({ args, options: { relay: { type: 'string' }, fault: { type: 'string' } } })
   if (values.relay == null) throw new UsageError('worker needs --relay')
+  const { parseFault } = await import('./faults.js')
+  let fault
+  try {
+    fault = parseFault(values.fault, process.env)
+  } catch (err: any) {
+    throw new UsageError(err.message)
+  }
   const { startNodePeer } = await import('./node-peer.js')
-  const peer = await startNodePeer({ relay: values.relay, worker: true })
+  const peer = await startNodePeer({ relay: values.relay, worker: true, fault })
+  if (fault != null) process.stderr.write(`WARNING: test-only fault injection active: this worker answers '${fault}'\n`)
   process.stdout.write(`worker ${peer.peerId} (onnxruntime-node, ${peer.runner.numericClass})\n`)
   await waitForSignal()
   await peer.stop()

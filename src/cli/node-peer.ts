@@ -12,6 +12,8 @@ import type { JobProgress, VerifiedJobInit, VerifiedJobResult } from '../jobs/re
 import { ModelNotFoundError } from '../errors.js'
 import { sha256Hex } from '../tensor/index.js'
 import { NodeRunner } from './ort-node.js'
+import { createFault } from './faults.js'
+import type { FaultKind } from './faults.js'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS } from '../network/constants.js'
 
 export interface NodePeerInit {
@@ -22,6 +24,8 @@ export interface NodePeerInit {
   announceInterval?: number
   /** @default 5000 */
   discoveryInterval?: number
+  /** Test-only misbehaviour (see faults.ts); only `crosscheck worker --fault` sets it. */
+  fault?: FaultKind
 }
 
 export interface NodePeer {
@@ -54,6 +58,7 @@ export async function startNodePeer (init: NodePeerInit, options: { signal?: Abo
     await network.announce({ models: [...models.keys()].slice(0, 64), numericClass: runner.numericClass, backend: 'cpu', threads: 1, jobsDone })
   }
 
+  const fault = init.fault != null ? createFault(init.fault) : undefined
   if (init.worker === true) {
     network.onJob(async (req, ctx) => {
       const res = await handleJob(req, ctx, {
@@ -69,7 +74,12 @@ export async function startNodePeer (init: NodePeerInit, options: { signal?: Abo
           if (bytes == null) throw new ModelNotFoundError(hash)
           await runner.load(hash, bytes)
         },
-        run: async (hash, inputs) => await runner.run(hash, inputs)
+        run: async (hash, inputs, { signal }) => {
+          if (fault == null) return await runner.run(hash, inputs)
+          const t0 = performance.now()
+          const outputs = await fault({ spec: req.spec, signal, honest: async () => (await runner.run(hash, inputs)).outputs })
+          return { outputs, ms: performance.now() - t0, numericClass: runner.numericClass }
+        }
       })
       jobsDone++
       return res
