@@ -8,7 +8,7 @@ import { openStore } from './storage/index.js'
 import type { Store } from './storage/index.js'
 import { Network } from './network/network.js'
 import type { PeerState } from './network/network.js'
-import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from './network/keys.js'
+import { generateIdentity, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from './network/keys.js'
 import { createInferenceWorker } from './inference/worker-client.js'
 import type { Capabilities, InferenceWorker } from './inference/worker-client.js'
 import { ModelRegistry } from './inference/registry.js'
@@ -16,6 +16,7 @@ import { validateManifest, MANIFEST_PATH } from './models/manifest.js'
 import type { ModelManifest } from './models/manifest.js'
 import { handleJob } from './jobs/worker.js'
 import { runVerifiedJob } from './jobs/requester.js'
+import { requesterDeps } from './jobs/deps.js'
 import type { JobProgress, VerifiedJobInit, VerifiedJobResult } from './jobs/requester.js'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS } from './network/constants.js'
 import { NotStartedError } from './errors.js'
@@ -164,22 +165,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const network = this.requireNetwork()
     const store = this.store as Store
     await this.getModelBytes(init.modelHash, options) // so workers can fetch it from us
-    const result = await runVerifiedJob({
-      signer: this.requireSigner(),
-      verifier: libp2pVerifier,
-      candidates: () => network.getContributors().map(p => p.peerId),
-      send: async (peerId, req, { signal }) => await network.requestJob(peerId, req, { signal }),
-      random: Math.random,
-      now: Date.now,
-      randomHex: (n) => Array.from(crypto.getRandomValues(new Uint8Array(n)), b => b.toString(16).padStart(2, '0')).join(''),
-      waitForPeers: async ({ signal }) => {
-        await new Promise<void>((resolve) => {
-          const done = (): void => { network.removeEventListener('network:announcement', done); resolve() }
-          network.addEventListener('network:announcement', done)
-          signal.addEventListener('abort', done, { once: true })
-        })
-      }
-    }, init, { signal: options.signal, onProgress: (p) => { this.emit('job:progress', p) } })
+    const result = await runVerifiedJob(requesterDeps(network, this.requireSigner()), init, { signal: options.signal, onProgress: (p) => { this.emit('job:progress', p) } })
     await store.putReceipt({ jobId: result.jobId, createdAt: Date.now(), modelHash: init.modelHash, text: result.receiptText, status: 'accepted' })
     await store.putJob({ jobId: result.jobId, role: 'requester', modelHash: init.modelHash, inputHash: result.spec.inputHash, startedAt: Date.now() - result.ms, finishedAt: Date.now(), status: 'accepted', peers: result.agreeing, ms: result.ms })
     return result

@@ -3,11 +3,11 @@
  * verified jobs (CLI `submit`, bench) and, with `worker: true`, take jobs
  * with onnxruntime-node.
  */
-import { randomBytes } from 'node:crypto'
 import { Network } from '../network/network.js'
-import { generateIdentity, libp2pVerifier, signerFromPrivateKey } from '../network/keys.js'
+import { generateIdentity, signerFromPrivateKey } from '../network/keys.js'
 import { handleJob } from '../jobs/worker.js'
 import { runVerifiedJob } from '../jobs/requester.js'
+import { requesterDeps } from '../jobs/deps.js'
 import type { JobProgress, VerifiedJobInit, VerifiedJobResult } from '../jobs/requester.js'
 import { ModelNotFoundError } from '../errors.js'
 import { sha256Hex } from '../tensor/index.js'
@@ -93,22 +93,7 @@ export async function startNodePeer (init: NodePeerInit, options: { signal?: Abo
   }
 
   const submit = async (job: VerifiedJobInit, opts: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void } = {}): Promise<VerifiedJobResult> => {
-    return await runVerifiedJob({
-      signer,
-      verifier: libp2pVerifier,
-      candidates: () => network.getContributors().map(p => p.peerId),
-      send: async (peerId, req, { signal }) => await network.requestJob(peerId, req, { signal }),
-      random: Math.random,
-      now: Date.now,
-      randomHex: (n) => randomBytes(n).toString('hex'),
-      waitForPeers: async ({ signal }) => {
-        await new Promise<void>((resolve) => {
-          const done = (): void => { network.removeEventListener('network:announcement', done); resolve() }
-          network.addEventListener('network:announcement', done)
-          signal.addEventListener('abort', done, { once: true })
-        })
-      }
-    }, job, opts)
+    return await runVerifiedJob(requesterDeps(network, signer), job, opts)
   }
 
   return {
