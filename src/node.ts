@@ -15,8 +15,10 @@ import { ModelRegistry } from './inference/registry.js'
 import { validateManifest, MANIFEST_PATH } from './models/manifest.js'
 import type { ModelManifest } from './models/manifest.js'
 import { handleJob } from './jobs/worker.js'
-import { runVerifiedJob } from './jobs/requester.js'
 import { requesterDeps } from './jobs/deps.js'
+import { Requester } from './jobs/trust.js'
+import type { RequesterInit } from './jobs/trust.js'
+import type { TrustRecord } from './consensus/reputation.js'
 import type { JobProgress, VerifiedJobInit, VerifiedJobResult } from './jobs/requester.js'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS } from './network/constants.js'
 import { NotStartedError } from './errors.js'
@@ -39,6 +41,8 @@ export interface NodeInit {
   announceInterval?: number
   /** @default 5000 */
   discoveryInterval?: number
+  /** Reputation thresholds and canary rate of this peer as a requester. */
+  requester?: RequesterInit
 }
 
 export interface NodeStats {
@@ -58,6 +62,8 @@ export interface NodeEvents {
   'model:progress': CustomEvent<{ sha256: string, loaded: number, total: number, source: 'http' | 'peer' }>
   'job:done': CustomEvent<{ jobId: string, from: string, ms: number }>
   'job:progress': CustomEvent<JobProgress>
+  'trust:flagged': CustomEvent<{ peerId: string, reason: string }>
+  'job:retracted': CustomEvent<{ jobId: string, peerId: string }>
 }
 
 export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
@@ -67,6 +73,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private worker?: InferenceWorker
   private registry?: ModelRegistry
   private signer?: Signer
+  private requester?: Requester
   private capabilities?: Capabilities
   private manifest?: ModelManifest
   private timer?: ReturnType<typeof setInterval>
@@ -123,6 +130,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     network.addEventListener('network:peers', () => { this.emitState() })
     network.addEventListener('network:relay', () => { this.emitState() })
 
+    await this.configureRequester(this.init.requester ?? {}, await store.listReputation() as TrustRecord[])
     await this.refreshModels()
     this.capabilities = await capsPromise
     await network.start(options)
@@ -134,6 +142,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   async stop (): Promise<void> {
     if (this.timer != null) clearInterval(this.timer)
     this.timer = undefined
+    await this.requester?.settled()
+    this.requester = undefined
     const network = this.network
     this.network = undefined
     await network?.stop()
@@ -162,13 +172,45 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
 
   /** Runs a verified job on the network: k random peers, quorum, receipt (stored). */
   async request (init: VerifiedJobInit, options: { signal?: AbortSignal } = {}): Promise<VerifiedJobResult> {
-    const network = this.requireNetwork()
+    this.requireNetwork()
     const store = this.store as Store
     await this.getModelBytes(init.modelHash, options) // so workers can fetch it from us
-    const result = await runVerifiedJob(requesterDeps(network, this.requireSigner()), init, { signal: options.signal, onProgress: (p) => { this.emit('job:progress', p) } })
+    const result = await this.requireRequester().request(init, { signal: options.signal, onProgress: (p) => { this.emit('job:progress', p) } })
     await store.putReceipt({ jobId: result.jobId, createdAt: Date.now(), modelHash: init.modelHash, text: result.receiptText, status: 'accepted' })
     await store.putJob({ jobId: result.jobId, role: 'requester', modelHash: init.modelHash, inputHash: result.spec.inputHash, startedAt: Date.now() - result.ms, finishedAt: Date.now(), status: 'accepted', peers: result.agreeing, ms: result.ms })
     return result
+  }
+
+  /**
+   * (Re)creates the requester side with these settings, keeping what the
+   * reputation book knows (from storage on first use).
+   */
+  async configureRequester (init: RequesterInit, records?: TrustRecord[]): Promise<void> {
+    const network = this.requireNetwork()
+    const store = this.store as Store
+    await this.requester?.settled()
+    const requester = new Requester({
+      deps: requesterDeps(network, this.requireSigner()),
+      records: records ?? this.requester?.book.toRecords() ?? [],
+      persist: async (list) => { for (const r of list) await store.putReputation(r) },
+      localRun: async (hash, inputs, options) => await this.runLocal(hash, inputs, options)
+    }, init)
+    requester.addEventListener('trust:flagged', (evt) => { this.emit('trust:flagged', evt.detail); this.emitState() })
+    requester.addEventListener('job:retracted', (evt) => {
+      void store.getReceipt(evt.detail.jobId).then(async (r) => { if (r != null) await store.putReceipt({ ...r, status: 'invalid' }) })
+      this.emit('job:retracted', evt.detail)
+    })
+    this.requester = requester
+  }
+
+  /** What this peer, as a requester, knows of others. */
+  reputation (): TrustRecord[] {
+    return this.requester?.book.toRecords() ?? []
+  }
+
+  /** Resolves when background canary jobs are done. */
+  async settled (): Promise<void> {
+    await this.requester?.settled()
   }
 
   /** Runs a model in this page's own worker, unverified (benchmarks, previews). */
@@ -260,6 +302,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private requireNetwork (): Network { if (this.network == null) throw new NotStartedError('node is not started'); return this.network }
   private requireWorker (): InferenceWorker { if (this.worker == null) throw new NotStartedError('node is not started'); return this.worker }
   private requireRegistry (): ModelRegistry { if (this.registry == null) throw new NotStartedError('node is not started'); return this.registry }
+  private requireRequester (): Requester { if (this.requester == null) throw new NotStartedError('node is not started'); return this.requester }
   private requireSigner (): Signer { if (this.signer == null) throw new NotStartedError('node is not started'); return this.signer }
 }
 

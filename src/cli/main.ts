@@ -131,7 +131,8 @@ async function cmdSubmit (args: string[]): Promise<number> {
   const inputs = tensorsFromJSON(inputJson)
   const policy = values.policy != null ? validatePolicy(JSON.parse(values.policy)) : (model.entry?.policy ?? { kind: 'tolerance', atol: 1e-5, rtol: 1e-4 })
 
-  const peer = await startNodePeer({ relay: values.relay })
+  // a one-shot requester keeps no reputation, so canaries would teach it nothing
+  const peer = await startNodePeer({ relay: values.relay, requester: { canaryRate: 0 } })
   try {
     const sha = peer.addModel(model.bytes)
     process.stderr.write(`requester ${peer.peerId}\nmodel ${sha}\n`)
@@ -140,7 +141,8 @@ async function cmdSubmit (args: string[]): Promise<number> {
         if (p.type === 'dispatched') process.stderr.write(`  → ${p.peerId}\n`)
         else if (p.type === 'vote') process.stderr.write(`  ← ${p.peerId} ${p.outputHash.slice(0, 12)} (${p.ms.toFixed(1)} ms)\n`)
         else if (p.type === 'failed-replica') process.stderr.write(`  ✗ ${p.peerId}: ${p.reason}\n`)
-        else if (p.type === 'escalated') process.stderr.write(`  disagreement: escalating to ${p.replicas} replicas\n`)
+        else if (p.type === 'escalated') process.stderr.write(`  ${p.reason}: asking ${p.add} more replica${p.add === 1 ? '' : 's'}\n`)
+        else if (p.type === 'flagged') process.stderr.write(`  ! flagged ${p.peerId} (${p.reason})\n`)
         else if (p.type === 'waiting-for-peers') process.stderr.write(`  waiting for contributors (${p.have}/${p.need})\n`)
       }
     })

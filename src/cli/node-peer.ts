@@ -6,8 +6,9 @@
 import { Network } from '../network/network.js'
 import { generateIdentity, signerFromPrivateKey } from '../network/keys.js'
 import { handleJob } from '../jobs/worker.js'
-import { runVerifiedJob } from '../jobs/requester.js'
 import { requesterDeps } from '../jobs/deps.js'
+import { Requester } from '../jobs/trust.js'
+import type { RequesterInit } from '../jobs/trust.js'
 import type { JobProgress, VerifiedJobInit, VerifiedJobResult } from '../jobs/requester.js'
 import { ModelNotFoundError } from '../errors.js'
 import { sha256Hex } from '../tensor/index.js'
@@ -24,6 +25,8 @@ export interface NodePeerInit {
   announceInterval?: number
   /** @default 5000 */
   discoveryInterval?: number
+  /** Reputation and canary settings of this peer as a requester. */
+  requester?: RequesterInit
   /** Test-only misbehaviour (see faults.ts); only `crosscheck worker --fault` sets it. */
   fault?: FaultKind
 }
@@ -34,6 +37,7 @@ export interface NodePeer {
   runner: NodeRunner
   /** Makes model bytes available to workers that lack them. Returns the sha256. */
   addModel: (bytes: Uint8Array) => string
+  requester: Requester
   submit: (init: VerifiedJobInit, options?: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void }) => Promise<VerifiedJobResult>
   stop: () => Promise<void>
 }
@@ -92,18 +96,31 @@ export async function startNodePeer (init: NodePeerInit, options: { signal?: Abo
     timer = setInterval(() => { void announce() }, init.announceInterval ?? DEFAULT_ANNOUNCE_INTERVAL_MS)
   }
 
+  // canaries' known answers come from this peer's own onnxruntime-node
+  const requester = new Requester({
+    deps: requesterDeps(network, signer),
+    localRun: async (hash, inputs) => {
+      const bytes = models.get(hash)
+      if (bytes == null) throw new ModelNotFoundError(hash)
+      await runner.load(hash, bytes)
+      return await runner.run(hash, inputs)
+    }
+  }, init.requester)
+
   const submit = async (job: VerifiedJobInit, opts: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void } = {}): Promise<VerifiedJobResult> => {
-    return await runVerifiedJob(requesterDeps(network, signer), job, opts)
+    return await requester.request(job, opts)
   }
 
   return {
     peerId: network.peerId,
+    requester,
     network,
     runner,
     addModel,
     submit,
     stop: async () => {
       if (timer != null) clearInterval(timer)
+      await requester.settled()
       await network.stop()
       await runner.close()
     }

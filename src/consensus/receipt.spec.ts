@@ -286,6 +286,24 @@ describe('receipt tamper resistance', () => {
       const withRival = await resign({ ...honest, votes: [...honest.votes, { body: c.vote.body, signature: toBase64(c.vote.signature), publicKey: toBase64(c.vote.publicKey), agrees: false }] })
       expect(failed(await verifyReceipt(withRival, libp2pVerifier))).toEqual(['quorum'])
     })
+    it('a dissent raises the bar: 2 agreeing against 1 dissenting fails, 3 against 1 passes', async () => {
+      const base = await buildReceipt({
+        spec,
+        accepted: { output: OA, outputHash: hashTensors(OA), numericClass: CLASS_WEB },
+        ballots: [await ballot(alice, spec, OA), await ballot(bob, spec, OA)],
+        agreeingPeers: [alice.peerId, bob.peerId],
+        signer: requester
+      })
+      const c = await ballot(carol, spec, OC)
+      const dissent = { body: c.vote.body, signature: toBase64(c.vote.signature), publicKey: toBase64(c.vote.publicKey), agrees: false }
+      const twoVsOne = await resign({ ...base, votes: [...base.votes, dissent].sort((x, y) => (x.body.peerId < y.body.peerId ? -1 : 1)) })
+      const v = await verifyReceipt(twoVsOne, libp2pVerifier)
+      expect(failed(v)).toEqual(['quorum'])
+      expect(v.checks.find((x) => x.name === 'quorum')?.detail).toMatch(/needs 3/)
+      const d = await ballot(dave, spec, OA)
+      const threeVsOne = await resign({ ...base, votes: [...base.votes, dissent, { body: d.vote.body, signature: toBase64(d.vote.signature), publicKey: toBase64(d.vote.publicKey), agrees: true }].sort((x, y) => (x.body.peerId < y.body.peerId ? -1 : 1)) })
+      expect((await verifyReceipt(threeVsOne, libp2pVerifier)).ok).toBe(true)
+    })
   })
 
   /** Marks `peer` as agreeing with its real output embedded, bypassing buildReceipt's checks. */

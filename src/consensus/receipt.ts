@@ -307,18 +307,22 @@ function contentChecks (p: Parsed): ReceiptCheck[] {
   checks.push(disagreements.length === 0 ? { name: 'agreement', ok: true } : { name: 'agreement', ok: false, detail: disagreements.join('; ') })
 
   const agreeing = r.votes.filter((v) => v.agrees).length
+  const dissenting = r.votes.length - agreeing
+  // The acceptance rule (replication.ts judgeJob): without dissent, `quorum`
+  // agreeing votes; with d dissenting votes, max(quorum, 2d + 1).
+  const required = dissenting === 0 ? r.spec.quorum : Math.max(r.spec.quorum, 2 * dissenting + 1)
   // Identical dissenting outputs with a quorum of their own would be a conflict, not an acceptance.
   const rival = new Map<string, number>()
   for (const v of r.votes) {
     if (!v.agrees && v.body.outputHash !== r.accepted.outputHash) rival.set(v.body.outputHash, (rival.get(v.body.outputHash) ?? 0) + 1)
   }
   const rivalQuorum = [...rival.entries()].find(([, n]) => n >= r.spec.quorum)
-  if (agreeing < r.spec.quorum) {
-    checks.push({ name: 'quorum', ok: false, detail: `${agreeing} agreeing peers, quorum is ${r.spec.quorum}` })
+  if (agreeing < required) {
+    checks.push({ name: 'quorum', ok: false, detail: dissenting === 0 ? `${agreeing} agreeing peers, quorum is ${r.spec.quorum}` : `${agreeing} agreeing peers against ${dissenting} dissenting; the rule needs ${required}` })
   } else if (rivalQuorum !== undefined) {
     checks.push({ name: 'quorum', ok: false, detail: `dissenting output ${rivalQuorum[0]} also has ${rivalQuorum[1]} votes (conflict)` })
   } else {
-    checks.push({ name: 'quorum', ok: true, detail: `${agreeing} of ${r.votes.length} votes agree, quorum ${r.spec.quorum}` })
+    checks.push({ name: 'quorum', ok: true, detail: `${agreeing} of ${r.votes.length} votes agree, ${required} needed (quorum ${r.spec.quorum})` })
   }
   return checks
 }

@@ -9,11 +9,11 @@ export function randomHex (n: number): string {
 }
 
 /** The requester's dependencies on a started Network: contributors, job dispatch, waiting for announcements. */
-export function requesterDeps (network: Network, signer: Signer): RequesterDeps {
+export function requesterDeps (network: Network, signer: Signer): Omit<RequesterDeps, 'book'> {
   return {
     signer,
     verifier: libp2pVerifier,
-    candidates: () => network.getContributors().map(p => p.peerId),
+    candidates: () => network.getContributors().map(p => ({ peerId: p.peerId, numericClass: p.announcement?.numericClass ?? 'unknown/unknown/t1/unknown' })),
     send: async (peerId, req, { signal }) => await network.requestJob(peerId, req, { signal }),
     random: Math.random,
     now: Date.now,

@@ -11,7 +11,8 @@ import { tensorsFromJSON, tensorsToJSON } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { readText, parseKeys } from '../ocr/index.js'
 import type { RgbaImage } from '../ocr/index.js'
-import type { VerifiedJobResult } from '../jobs/requester.js'
+import type { AdaptiveOptions, VerifiedJobResult } from '../jobs/requester.js'
+import type { RequesterInit } from '../jobs/trust.js'
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T
 
@@ -47,12 +48,14 @@ function render (s: NodeStats): void {
     ? '–'
     : `${c.backend === 'webgpu' ? 'WebGPU' : 'WASM'}, ${c.threads} thread${c.threads === 1 ? '' : 's'}${c.crossOriginIsolated ? '' : ' (page not cross-origin isolated)'}${c.webgpuRejected != null ? ` — WebGPU not used: ${c.webgpuRejected}` : ''} · ${c.numericClass}`
   $('jobs-done').textContent = String(s.jobsDone)
+  const flagged = new Set((node?.reputation() ?? []).filter(r => r.flagged).map(r => r.peerId))
   const peers = $('peers')
   peers.replaceChildren(...s.peers.map(p => {
     const li = document.createElement('li')
     li.dataset.peerId = p.peerId
     li.dataset.direct = String(p.direct)
-    li.textContent = `${short(p.peerId)} — ${p.direct ? 'direct WebRTC' : p.relayed ? 'via relay' : 'seen'}${p.announcement != null ? ` · ${p.announcement.backend} · ${p.announcement.jobsDone} jobs` : ''}`
+    li.dataset.flagged = String(flagged.has(p.peerId))
+    li.textContent = `${short(p.peerId)} — ${p.direct ? 'direct WebRTC' : p.relayed ? 'via relay' : 'seen'}${p.announcement != null ? ` · ${p.announcement.backend} · ${p.announcement.jobsDone} job${p.announcement.jobsDone === 1 ? '' : 's'}` : ''}${flagged.has(p.peerId) ? ' · FLAGGED (not selected)' : ''}`
     return li
   }))
   $('peer-count').textContent = String(s.peers.filter(p => p.direct).length)
@@ -164,14 +167,16 @@ async function loadImage (blob: Blob): Promise<void> {
 
 export interface OcrResult { text: string, lines: Array<{ text: string, confidence: number }>, jobs: VerifiedJobResult[] }
 
-async function requestModel (id: string, inputs: NamedTensors, opts: { replicas: number, quorum: number }): Promise<VerifiedJobResult> {
+export interface RequestOptions { replicas?: number, quorum?: number, adaptive?: AdaptiveOptions }
+
+async function requestModel (id: string, inputs: NamedTensors, opts: RequestOptions): Promise<VerifiedJobResult> {
   if (node == null || manifest == null) throw new Error('join the network first')
   const entry = manifest.models.find(e => e.id === id)
   if (entry == null) throw new Error(`unknown model ${id}`)
-  return await node.request({ modelHash: entry.sha256, inputs, policy: entry.policy, replicas: opts.replicas, quorum: opts.quorum })
+  return await node.request({ modelHash: entry.sha256, inputs, policy: entry.policy, replicas: opts.replicas, quorum: opts.quorum, adaptive: opts.adaptive })
 }
 
-async function readImage (img: RgbaImage, opts: { replicas: number, quorum: number }): Promise<OcrResult> {
+async function readImage (img: RgbaImage, opts: RequestOptions): Promise<OcrResult> {
   if (node == null || manifest == null) throw new Error('join the network first')
   const keysEntry = manifest.extras.find(e => e.id === 'ocr-keys')
   if (keysEntry == null) throw new Error('the catalog has no OCR keys file')
@@ -188,7 +193,9 @@ async function readImage (img: RgbaImage, opts: { replicas: number, quorum: numb
 
 async function onRun (evt: Event): Promise<void> {
   evt.preventDefault()
-  const opts = { replicas: Number($<HTMLInputElement>('replicas').value), quorum: Number($<HTMLInputElement>('quorum').value) }
+  const opts: RequestOptions = $<HTMLInputElement>('adaptive').checked
+    ? { adaptive: {} }
+    : { replicas: Number($<HTMLInputElement>('replicas').value), quorum: Number($<HTMLInputElement>('quorum').value) }
   const id = $<HTMLSelectElement>('model').value
   $('result').hidden = false
   $('result-state').textContent = 'running…'
@@ -237,11 +244,15 @@ const hooks = {
   stop,
   stats: (): NodeStats | undefined => node?.stats(),
   connections: () => node?.connections() ?? [],
-  requestModel: async (id: string, inputsJson: unknown, opts: { replicas: number, quorum: number }) => {
+  requestModel: async (id: string, inputsJson: unknown, opts: RequestOptions) => {
     const r = await requestModel(id, tensorsFromJSON(inputsJson), opts)
-    return { jobId: r.jobId, output: tensorsToJSON(r.output), outputHash: r.outputHash, agreeing: r.agreeing, receiptText: r.receiptText }
+    return { jobId: r.jobId, output: tensorsToJSON(r.output), outputHash: r.outputHash, agreeing: r.agreeing, dissenting: r.dissenting, dispatched: r.dispatched, flagged: r.flagged, sole: r.sole, receiptText: r.receiptText }
   },
-  readSample: async (opts: { replicas: number, quorum: number }) => {
+  /** Requester settings: reputation thresholds and canary rate (kept across calls: the book is not reset). */
+  configureRequester: async (init: RequesterInit) => { await node?.configureRequester(init) },
+  reputation: () => node?.reputation() ?? [],
+  settled: async () => { await node?.settled() },
+  readSample: async (opts: RequestOptions) => {
     const img = await decodeImage(await (await fetch('samples/hello.png')).blob())
     const r = await readImage(img, opts)
     return { text: r.text, jobs: r.jobs.map(j => ({ jobId: j.jobId, agreeing: j.agreeing, receiptText: j.receiptText })) }

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest'
+import { escalationPlan, isNearMiss, judgeJob, planReplication } from './replication.js'
+import { ReputationBook } from './reputation.js'
+import { createRng } from './select.js'
+import { CLASS_NODE, CLASS_WEB, HASH_A, f32, fakeBallot, fakePeer, out } from './test-fixtures.js'
+import type { Candidate } from './replication.js'
+import type { Ballot, ComparisonPolicy } from './types.js'
+
+const GPU = 'ort-web/webgpu/t1/chromium'
+const EXACT: ComparisonPolicy = { kind: 'exact' }
+const GOOD = out(f32([1, 2, 3]))
+const GOOD_GPU = out(f32([1 + 3e-5, 2, 3]))
+const BAD = out(f32([1, 2, 9]))
+
+function establish (book: ReputationBook, peerId: string, numericClass: string, n = book.establishedAfter): void {
+  for (let i = 0; i < n; i++) book.record(peerId, 'agreed', { modelHash: HASH_A, numericClass, at: i })
+}
+
+const cands = (n: number, numericClass = CLASS_WEB): Candidate[] =>
+  Array.from({ length: n }, (_, i) => ({ peerId: fakePeer(`p${i}`), numericClass, group: `g${i}` }))
+
+describe('planReplication', () => {
+  it('sends a newcomer\'s job to three peers of distinct groups, preferring an established partner, with a recheck', () => {
+    const book = new ReputationBook({ establishedAfter: 2 })
+    const c = cands(6)
+    establish(book, c[5].peerId, CLASS_WEB)
+    for (let seed = 0; seed < 20; seed++) {
+      const plan = planReplication({ book, candidates: c, modelHash: HASH_A, rng: createRng(seed), now: 0, firstWeight: (p) => (p === c[5].peerId ? 0 : 1) })!
+      expect(plan).toMatchObject({ replicas: 3, quorum: 3, established: false, recheck: true })
+      expect(plan.peers[1]).toBe(c[5].peerId)
+      expect(new Set(plan.peers).size).toBe(3)
+    }
+  })
+
+  it('sends an established peer\'s job alone, rechecked always in probation and at the floor rate after', () => {
+    const book = new ReputationBook({ establishedAfter: 2 })
+    const c = cands(1)
+    establish(book, c[0].peerId, CLASS_WEB)
+    const rng = createRng(1)
+    const plan = (): ReturnType<typeof planReplication> => planReplication({ book, candidates: c, modelHash: HASH_A, rng, now: 0, probation: 3, floorRecheck: 0.25 })
+    expect(plan()).toMatchObject({ peers: [c[0].peerId], replicas: 1, quorum: 1, established: true, recheck: true })
+    establish(book, c[0].peerId, CLASS_WEB, 3)
+    let rechecks = 0
+    for (let i = 0; i < 4000; i++) if (plan()!.recheck) rechecks++
+    expect(rechecks / 4000).toBeGreaterThan(0.22)
+    expect(rechecks / 4000).toBeLessThan(0.28)
+  })
+
+  it('never picks flagged peers, nor two peers of one group; minReplicas turns singles off', () => {
+    const book = new ReputationBook({ establishedAfter: 1 })
+    const c: Candidate[] = [
+      { peerId: fakePeer('a'), numericClass: CLASS_WEB, group: 'same' },
+      { peerId: fakePeer('b'), numericClass: CLASS_WEB, group: 'same' },
+      { peerId: fakePeer('c'), numericClass: CLASS_WEB, group: 'other' }
+    ]
+    book.flag(fakePeer('c'), 'test', 0)
+    const plan = planReplication({ book, candidates: c, modelHash: HASH_A, rng: createRng(3), now: 0 })!
+    expect(plan.peers).toHaveLength(1)
+    expect(plan.peers[0]).not.toBe(fakePeer('c'))
+    establish(book, fakePeer('a'), CLASS_WEB)
+    establish(book, fakePeer('b'), CLASS_WEB)
+    book.flag(fakePeer('c'), 'x', 0)
+    expect(planReplication({ book, candidates: c.slice(0, 1), modelHash: HASH_A, rng: createRng(1), now: 0, minReplicas: 2 })!.peers).toHaveLength(1)
+    const none = new ReputationBook()
+    none.flag(fakePeer('a'), 'x', 0)
+    expect(planReplication({ book: none, candidates: c.slice(0, 1), modelHash: HASH_A, rng: createRng(1), now: 0 })).toBeUndefined()
+  })
+})
+
+describe('escalationPlan', () => {
+  it('prefers an established peer on another backend than the voters, never a tried peer or used group', () => {
+    const book = new ReputationBook({ establishedAfter: 1 })
+    const c: Candidate[] = [
+      { peerId: fakePeer('gpu1'), numericClass: GPU, group: 'g1' },
+      { peerId: fakePeer('gpu2'), numericClass: GPU, group: 'g2' },
+      { peerId: fakePeer('wasmNew'), numericClass: CLASS_WEB, group: 'g3' },
+      { peerId: fakePeer('wasmOld'), numericClass: CLASS_WEB, group: 'g4' },
+      { peerId: fakePeer('wasmSameGroup'), numericClass: CLASS_WEB, group: 'g1' }
+    ]
+    for (const p of c) establish(book, p.peerId, p.numericClass)
+    book.record(fakePeer('wasmNew'), 'dissented', { modelHash: HASH_A, at: 1 })
+    const tried = new Set([fakePeer('gpu1'), fakePeer('gpu2')])
+    for (let seed = 0; seed < 10; seed++) {
+      expect(escalationPlan({ book, candidates: c, modelHash: HASH_A, rng: createRng(seed), now: 0, tried, voterClasses: [GPU, GPU], count: 1 })).toEqual([fakePeer('wasmOld')])
+    }
+    expect(escalationPlan({ book, candidates: c, modelHash: HASH_A, rng: createRng(1), now: 0, tried, voterClasses: [GPU], count: 5 }).sort()).toEqual([fakePeer('wasmNew'), fakePeer('wasmOld')].sort())
+  })
+})
+
+describe('judgeJob', () => {
+  const judge = (ballots: Ballot[], over: Partial<Parameters<typeof judgeJob>[0]> = {}): ReturnType<typeof judgeJob> =>
+    judgeJob({ ballots, policy: EXACT, quorum: 2, outstanding: 0, dispatched: ballots.length, recheckPending: false, ...over })
+
+  it('accepts unanimous votes across numeric classes (measured differences are not dissent)', () => {
+    const j = judge([fakeBallot('a', GOOD, CLASS_WEB), fakeBallot('b', GOOD_GPU, GPU)])
+    expect(j.status).toBe('accepted')
+    if (j.status !== 'accepted') return
+    expect(j.outcomes.map((o) => o.outcome)).toEqual(['agreed', 'agreed'])
+    expect(j.disputed).toBe(false)
+    expect(j.sole).toBe(false)
+  })
+
+  it('a single vote is accepted only after its planned recheck', () => {
+    expect(judge([fakeBallot('a', GOOD)], { quorum: 1, recheckPending: true })).toEqual({ status: 'escalate', add: 1, reason: 'recheck' })
+    const j = judge([fakeBallot('a', GOOD)], { quorum: 1 })
+    expect(j.status === 'accepted' && j.sole).toBe(true)
+  })
+
+  it('waits while replicas are in flight, replaces failed ones', () => {
+    expect(judge([fakeBallot('a', GOOD)], { outstanding: 1, dispatched: 2 }).status).toBe('waiting')
+    expect(judge([fakeBallot('a', GOOD)], { dispatched: 2 })).toEqual({ status: 'escalate', add: 1, reason: 'replace' })
+  })
+
+  it('any dissent escalates to max(quorum, 2d+1) agreeing votes, never returns an answer early', () => {
+    expect(judge([fakeBallot('a', GOOD), fakeBallot('b', BAD)])).toEqual({ status: 'escalate', add: 2, reason: 'dispute' })
+    // 2 agree, 1 dissents: still short of 3
+    expect(judge([fakeBallot('a', GOOD), fakeBallot('b', GOOD), fakeBallot('c', BAD)])).toEqual({ status: 'escalate', add: 1, reason: 'dispute' })
+    const j = judge([fakeBallot('a', GOOD), fakeBallot('b', GOOD), fakeBallot('c', BAD), fakeBallot('d', GOOD_GPU, GPU)])
+    expect(j.status).toBe('accepted')
+    if (j.status !== 'accepted') return
+    expect(j.disputed).toBe(true)
+    expect(j.outcomes.find((o) => o.peerId === fakePeer('c'))?.outcome).toBe('dissented')
+  })
+
+  it('fails with no answer when the cap is reached', () => {
+    const j = judge([fakeBallot('a', GOOD), fakeBallot('b', BAD)], { maxReplicas: 3 })
+    expect(j.status).toBe('failed')
+  })
+
+  it('counts one vote per group: two sybils cannot make a quorum', () => {
+    const groupOf = (): string => 'one-net'
+    expect(judge([fakeBallot('a', BAD), fakeBallot('b', BAD)], { groupOf })).toEqual({ status: 'escalate', add: 1, reason: 'replace' })
+  })
+
+  it('a dissent that agrees under a widened policy is a near miss, not invalid', () => {
+    const near = out(f32([1 + 5e-4, 2, 3]))
+    expect(isNearMiss(GOOD, near, EXACT, CLASS_WEB, CLASS_NODE)).toBe(true)
+    expect(isNearMiss(GOOD, BAD, EXACT, CLASS_WEB, CLASS_NODE)).toBe(false)
+    expect(isNearMiss(GOOD, GOOD_GPU, EXACT, CLASS_WEB, GPU)).toBe(false) // agrees: not a miss at all
+    expect(isNearMiss(out(f32([1, 2], [1, 2])), out(f32([2, 1], [1, 2])), { kind: 'topk', k: 1 }, CLASS_WEB, CLASS_WEB)).toBe(false)
+    const j = judge([fakeBallot('a', GOOD), fakeBallot('b', GOOD), fakeBallot('c', GOOD), fakeBallot('d', near, CLASS_NODE)])
+    expect(j.status === 'accepted' && j.outcomes.find((o) => o.peerId === fakePeer('d'))?.outcome).toBe('near-miss')
+  })
+})

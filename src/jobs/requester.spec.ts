@@ -1,0 +1,155 @@
+/**
+ * The requester against in-memory peers that sign real votes: acceptance,
+ * replacement of failed replicas, escalation on dissent, canaries and
+ * reputation. No network: `send` calls the fake peer directly.
+ */
+import { describe, it, expect, beforeAll } from 'vitest'
+import { createTensor, hashTensors } from '../tensor/index.js'
+import type { NamedTensors } from '../tensor/index.js'
+import { identityFromSeed, libp2pVerifier, signerFromPrivateKey } from '../network/keys.js'
+import { handleJob } from './worker.js'
+import { runVerifiedJob } from './requester.js'
+import type { RequesterDeps } from './requester.js'
+import { Requester } from './trust.js'
+import { ReputationBook } from '../consensus/reputation.js'
+import { createRng } from '../consensus/select.js'
+import { verifyReceipt } from '../consensus/receipt.js'
+import type { Signer } from '../consensus/types.js'
+import type { JobRequest, JobResponse } from '../network/codec.js'
+
+type Behaviour = 'honest' | 'wrong' | 'fail' | 'sole-liar'
+
+const MODEL = 'c'.repeat(64)
+const policy = { kind: 'tolerance' as const, atol: 1e-5, rtol: 1e-4 }
+const inputs = { x: createTensor('float32', [1, 3], new Float32Array([1, 2, 3])) }
+// the "model": y = 2x
+const model = (x: NamedTensors): NamedTensors => ({ y: createTensor('float32', [1, 3], (x.x.data as Float32Array).map(v => v * 2)) })
+
+interface FakePeer { signer: Signer, behaviour: Behaviour, asked: number }
+
+let requesterSigner: Signer
+const pool: Signer[] = []
+
+beforeAll(async () => {
+  // seeded keys: peer ids, and so the seeded selection, are the same every run
+  requesterSigner = signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(99)))
+  for (let i = 0; i < 8; i++) pool.push(signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(i + 1))))
+})
+
+function world (behaviours: Behaviour[], book = new ReputationBook({ establishedAfter: 3 })): { deps: RequesterDeps, peers: Map<string, FakePeer> } {
+  const peers = new Map<string, FakePeer>()
+  behaviours.forEach((behaviour, i) => peers.set(pool[i].peerId, { signer: pool[i], behaviour, asked: 0 }))
+  let t = 1_700_000_000_000
+  const rng = createRng(7)
+  const deps: RequesterDeps = {
+    signer: requesterSigner,
+    verifier: libp2pVerifier,
+    book,
+    candidates: () => [...peers.values()].map(p => ({ peerId: p.signer.peerId, numericClass: 'ort-web/wasm/t1/chromium' })),
+    random: rng,
+    now: () => (t += 1),
+    randomHex: (n) => Array.from({ length: n }, () => Math.floor(rng() * 256).toString(16).padStart(2, '0')).join(''),
+    waitForPeers: async () => { await new Promise(resolve => setTimeout(resolve, 5)) },
+    send: async (peerId: string, req: JobRequest): Promise<JobResponse> => {
+      const p = peers.get(peerId)
+      if (p == null) throw new Error('unknown peer')
+      p.asked++
+      if (p.behaviour === 'fail') throw Object.assign(new Error('peer went away'), { name: 'TimeoutError' })
+      return await handleJob(req, { from: requesterSigner.peerId, signal: new AbortController().signal }, {
+        signer: p.signer,
+        now: () => t,
+        ensureModel: async () => {},
+        run: async (_hash, x) => {
+          const honest = model(x)
+          const lie = p.behaviour === 'wrong' || (p.behaviour === 'sole-liar' && req.spec.quorum === 1)
+          const outputs = lie ? { y: createTensor('float32', [1, 3], new Float32Array([9, 9, 9])) } : honest
+          return { outputs, numericClass: 'ort-web/wasm/t1/chromium', ms: 1 }
+        }
+      })
+    }
+  }
+  return { deps, peers }
+}
+
+const expected = hashTensors(model(inputs))
+
+describe('runVerifiedJob (fixed k)', () => {
+  it('accepts when the quorum agrees and the receipt verifies', async () => {
+    const { deps } = world(['honest', 'honest', 'honest'])
+    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })
+    expect(r.outputHash).toBe(expected)
+    expect(r.agreeing.length).toBeGreaterThanOrEqual(2)
+    expect((await verifyReceipt(r.receiptText, libp2pVerifier)).ok).toBe(true)
+  })
+
+  it('replaces a failed replica with a fresh peer', async () => {
+    const { deps, peers } = world(['fail', 'honest', 'honest', 'honest'])
+    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 4, quorum: 3 })
+    expect(r.outputHash).toBe(expected)
+    expect(r.failed.map(f => f.peerId)).toEqual([pool[0].peerId])
+    expect([...peers.values()].filter(p => p.behaviour === 'honest').every(p => p.asked === 1)).toBe(true)
+  })
+
+  it('escalates a dissent instead of answering at once, and outvotes the liar', async () => {
+    const { deps } = world(['wrong', 'honest', 'honest', 'honest'])
+    const liar = pool[0].peerId
+    let escalated = 0
+    for (let i = 0; i < 12; i++) {
+      const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })
+      expect(r.outputHash).toBe(expected)
+      if (r.dispatched.slice(0, 3).includes(liar)) {
+        // 1 dissent needs 3 agreeing votes: a fourth replica was asked
+        escalated++
+        expect(r.dispatched).toHaveLength(4)
+        expect(r.dissenting).toEqual([liar])
+        expect(r.agreeing).toHaveLength(3)
+      }
+      if (deps.book.isFlagged(liar)) break
+    }
+    expect(escalated).toBeGreaterThan(0)
+  })
+
+  it('fails with NoQuorumError and no answer when liars cannot be outvoted', async () => {
+    const { deps } = world(['wrong', 'wrong', 'honest'])
+    await expect(runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })).rejects.toMatchObject({ name: 'NoQuorumError' })
+  })
+
+  it('fails with NotEnoughPeersError when too few contributors exist', async () => {
+    const { deps } = world(['honest'])
+    await expect(runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2, peerWait: 10 })).rejects.toMatchObject({ name: 'NotEnoughPeersError' })
+  })
+})
+
+describe('reputation and canaries', () => {
+  it('flags a peer that keeps dissenting and stops selecting it', async () => {
+    const { deps, peers } = world(['wrong', 'honest', 'honest', 'honest', 'honest', 'honest'])
+    const liar = pool[0].peerId
+    for (let i = 0; i < 30 && !deps.book.isFlagged(liar); i++) {
+      const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })
+      expect(r.outputHash).toBe(expected)
+    }
+    expect(deps.book.isFlagged(liar)).toBe(true)
+    const askedBefore = peers.get(liar)!.asked
+    for (let i = 0; i < 10; i++) await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })
+    expect(peers.get(liar)!.asked).toBe(askedBefore)
+  })
+
+  it('catches a peer that lies only when alone, without accepting its lie', async () => {
+    const { deps } = world(['sole-liar', 'honest', 'honest', 'honest', 'honest'])
+    const liar = pool[0].peerId
+    for (let i = 0; i < 80 && !deps.book.isFlagged(liar); i++) {
+      const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, adaptive: {} })
+      expect(r.outputHash).toBe(expected)
+    }
+    expect(deps.book.isFlagged(liar)).toBe(true)
+  })
+
+  it('a failed canary flags at once; passed canaries do not', async () => {
+    const { deps } = world(['wrong', 'honest', 'honest'])
+    const requester = new Requester({ deps, localRun: async (_h, x) => ({ outputs: model(x), numericClass: 'ort-node/cpu/t1/node' }) })
+    await requester.runCanary({ modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })
+    expect(requester.book.isFlagged(pool[0].peerId)).toBe(true)
+    expect(requester.book.isFlagged(pool[1].peerId)).toBe(false)
+    expect(requester.book.canariesPassed(pool[1].peerId)).toBe(1)
+  })
+})
