@@ -15,6 +15,7 @@ import { ModelRegistry } from './inference/registry.js'
 import { validateManifest, MANIFEST_PATH } from './models/manifest.js'
 import type { ModelManifest } from './models/manifest.js'
 import { handleJob } from './jobs/worker.js'
+import { ReplayGuard } from './consensus/replay.js'
 import { requesterDeps } from './jobs/deps.js'
 import { Requester } from './jobs/trust.js'
 import type { RequesterInit } from './jobs/trust.js'
@@ -113,11 +114,13 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       const m = await store.getModel(sha).catch(() => undefined)
       return m != null ? new Uint8Array(m.bytes) : undefined
     })
+    const replay = new ReplayGuard()
     network.onJob(async (req, ctx) => {
       const t0 = performance.now()
       const res = await handleJob(req, ctx, {
         signer: this.requireSigner(),
         now: Date.now,
+        replay,
         ensureModel: async (hash, from, { signal }) => { await this.ensureModel(hash, from, signal) },
         run: async (hash, inputs, { signal }) => await this.requireWorker().run(hash, inputs, { signal })
       })

@@ -6,6 +6,7 @@
 import { Network } from '../network/network.js'
 import { generateIdentity, signerFromPrivateKey } from '../network/keys.js'
 import { handleJob } from '../jobs/worker.js'
+import { ReplayGuard } from '../consensus/replay.js'
 import { requesterDeps } from '../jobs/deps.js'
 import { Requester } from '../jobs/trust.js'
 import type { RequesterInit } from '../jobs/trust.js'
@@ -63,11 +64,13 @@ export async function startNodePeer (init: NodePeerInit, options: { signal?: Abo
   }
 
   const fault = init.fault != null ? createFault(init.fault) : undefined
+  const replay = new ReplayGuard()
   if (init.worker === true) {
     network.onJob(async (req, ctx) => {
       const res = await handleJob(req, ctx, {
         signer,
         now: Date.now,
+        replay,
         ensureModel: async (hash, from, { signal }) => {
           if (runner.has(hash)) return
           let bytes = models.get(hash)

@@ -8,6 +8,7 @@ import type { NamedTensors } from '../tensor/index.js'
 import { jobIdOf } from '../consensus/job.js'
 import { signVote } from '../consensus/vote.js'
 import type { Signer } from '../consensus/types.js'
+import type { ReplayGuard } from '../consensus/replay.js'
 import type { JobRequest, JobResponse } from '../network/codec.js'
 
 export interface WorkerDeps {
@@ -16,6 +17,8 @@ export interface WorkerDeps {
   ensureModel: (modelHash: string, from: string, options: { signal: AbortSignal }) => Promise<void>
   run: (modelHash: string, inputs: NamedTensors, options: { signal: AbortSignal }) => Promise<{ outputs: NamedTensors, numericClass: string, ms: number }>
   now: () => number
+  /** Refuses a job id this worker has already seen (a replayed request). */
+  replay?: ReplayGuard
 }
 
 export async function handleJob (req: JobRequest, ctx: { from: string, signal: AbortSignal }, deps: WorkerDeps): Promise<JobResponse> {
@@ -24,6 +27,9 @@ export async function handleJob (req: JobRequest, ctx: { from: string, signal: A
   if (spec.requester !== ctx.from) throw new JobRejectedError('job spec names another requester')
   if (hashTensors(req.inputs) !== spec.inputHash) throw new InvalidMessageError('inputs do not hash to the spec input hash')
   if (deps.now() > spec.expiresAt) throw new JobRejectedError('job has expired')
+  const seen = deps.replay?.check(req.jobId, spec.expiresAt, deps.now())
+  if (seen === 'seen') throw new JobRejectedError('job id already answered (replayed request)')
+  if (seen === 'expired') throw new JobRejectedError('job has expired')
   await deps.ensureModel(spec.modelHash, ctx.from, { signal: ctx.signal })
   const { outputs, numericClass, ms } = await deps.run(spec.modelHash, req.inputs, { signal: ctx.signal })
   const vote = await signVote(deps.signer, {
