@@ -42,12 +42,12 @@ describe('handleJob', () => {
   })
 
   it.each([
-    ['a job id that does not match the spec', () => ({ ...request(), jobId: 'f'.repeat(64) }), ctx(), 'InvalidMessageError'],
-    ['inputs that do not hash to the spec', () => ({ ...request(), inputs: { x: createTensor('float32', [2], new Float32Array([9, 9])) } }), ctx(), 'InvalidMessageError'],
-    ['a spec naming another requester', () => request(), ctx(worker.peerId), 'JobRejectedError'],
-    ['an expired job', () => request({ expiresAt: T0 + 5 }), ctx(), 'JobRejectedError']
-  ])('refuses %s', async (_name, make, c, name) => {
-    await expect(handleJob(make(), c, deps())).rejects.toMatchObject({ name })
+    ['a job id that does not match the spec', () => ({ ...request(), jobId: 'f'.repeat(64) }), false, 'InvalidMessageError'],
+    ['inputs that do not hash to the spec', () => ({ ...request(), inputs: { x: createTensor('float32', [2], new Float32Array([9, 9])) } }), false, 'InvalidMessageError'],
+    ['a spec naming another requester', () => request(), true, 'JobRejectedError'],
+    ['an expired job', () => request({ expiresAt: T0 + 5 }), false, 'JobRejectedError']
+  ])('refuses %s', async (_name, make, fromSomeoneElse, name) => {
+    await expect(handleJob(make(), ctx(fromSomeoneElse ? worker.peerId : requester.peerId), deps())).rejects.toMatchObject({ name })
   })
 
   it('refuses a replayed job id', async () => {
