@@ -133,7 +133,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     network.addEventListener('network:peers', () => { this.emitState() })
     network.addEventListener('network:relay', () => { this.emitState() })
 
-    await this.configureRequester(this.init.requester ?? {}, await store.listReputation() as TrustRecord[])
+    await this.configureRequester(this.init.requester ?? {}, await store.listReputation())
     await this.refreshModels()
     this.capabilities = await capsPromise
     await network.start(options)

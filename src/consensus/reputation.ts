@@ -47,9 +47,9 @@ export interface AcceptedVote {
 }
 
 /**
- * Stored form. The first six fields are storage's ReputationRecord
- * (src/storage/schema.ts); the rest are proposed additions, all optional in
- * old rows (fromRecords fills defaults).
+ * Stored form (src/storage keeps it as is, as ReputationRecord). Fields
+ * after `updatedAt` are optional so that older rows load (fromRecords fills
+ * defaults).
  */
 export interface TrustRecord {
   peerId: string

@@ -4,6 +4,7 @@
  * shipped step, add the next one.
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
+import type { TrustRecord } from '../consensus/reputation.js'
 
 export const DB_VERSION = 1
 export const DEFAULT_DB_NAME = 'crosscheck'
@@ -52,14 +53,8 @@ export interface IdentityRecord {
   createdAt: number
 }
 
-export interface ReputationRecord {
-  peerId: string
-  valid: number
-  invalid: number
-  consecutiveValid: number
-  flagged: boolean
-  updatedAt: number
-}
+/** What this peer, as a requester, knows of another (the reputation book's own record). */
+export type ReputationRecord = TrustRecord
 
 export interface CrosscheckDB extends DBSchema {
   models: { key: string, value: ModelRecord, indexes: { 'by-lastUsedAt': number } }
