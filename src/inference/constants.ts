@@ -9,5 +9,3 @@ export const DEFAULT_MANIFEST_PATH = 'models/manifest.json'
 /** Progress events are dispatched at most this often per download (bytes), plus once at the end. */
 export const PROGRESS_STEP_BYTES = 256 * 1024
 
-/** Workers in an `InferencePool`. One onnxruntime instance already uses several threads. */
-export const DEFAULT_POOL_SIZE = 1

@@ -1,6 +1,6 @@
 /**
  * Main-thread side of inference: typed handles on the onnxruntime-web worker
- * (`workers/inference.worker.ts`), a small pool, and the model registry that
+ * (`workers/inference.worker.ts`) and the model registry that
  * turns a sha256 into verified bytes (store → catalog → peers).
  *
  * @example
@@ -17,15 +17,13 @@
  */
 export { createInferenceWorker, InferenceWorker } from './worker-client.js'
 export type { CallOptions, TransferOptions, InferenceWorkerComponents } from './worker-client.js'
-export { InferencePool } from './pool.js'
-export type { InferencePoolInit, InferencePoolComponents } from './pool.js'
 export { ModelRegistry } from './registry.js'
 export type {
   FetchFromPeers, FetchFromPeersOptions, ModelProgressDetail, ModelRegistryComponents, ModelRegistryEvents,
   ModelRegistryInit, ModelResolvedDetail, ModelSource, ResolvedModel, ResolveOptions
 } from './registry.js'
 export { rehydrateError } from './remote-errors.js'
-export { DEFAULT_MANIFEST_PATH, DEFAULT_POOL_SIZE, MAX_MODEL_BYTES } from './constants.js'
+export { DEFAULT_MANIFEST_PATH, MAX_MODEL_BYTES } from './constants.js'
 export type {
   Backend, Capabilities, Engine, ModelInfo, RunResult, SelfTestResult, WebGpuInfo, WorkerInit
 } from '../../workers/contract.js'
