@@ -132,6 +132,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     })
     network.addEventListener('network:peers', () => { this.emitState() })
     network.addEventListener('network:relay', () => { this.emitState() })
+    network.addEventListener('network:observation', (evt) => { void this.requester?.receiveObservation(evt.detail.message) })
 
     await this.configureRequester(this.init.requester ?? {}, await store.listReputation())
     await this.refreshModels()
@@ -196,6 +197,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       deps: requesterDeps(network, this.requireSigner()),
       records: records ?? this.requester?.book.toRecords() ?? [],
       persist: async (list) => { for (const r of list) await store.putReputation(r) },
+      share: async (message) => await network.publishObservation(message),
       localRun: async (hash, inputs, options) => await this.runLocal(hash, inputs, options)
     }, init)
     requester.addEventListener('trust:flagged', (evt) => { this.emit('trust:flagged', evt.detail); this.emitState() })

@@ -102,6 +102,7 @@ export async function startNodePeer (init: NodePeerInit, options: { signal?: Abo
   // canaries' known answers come from this peer's own onnxruntime-node
   const requester = new Requester({
     deps: requesterDeps(network, signer),
+    share: async (message) => await network.publishObservation(message),
     localRun: async (hash, inputs) => {
       const bytes = models.get(hash)
       if (bytes == null) throw new ModelNotFoundError(hash)
@@ -109,6 +110,7 @@ export async function startNodePeer (init: NodePeerInit, options: { signal?: Abo
       return await runner.run(hash, inputs)
     }
   }, init.requester)
+  network.addEventListener('network:observation', (evt) => { void requester.receiveObservation(evt.detail.message) })
 
   const submit = async (job: VerifiedJobInit, opts: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void } = {}): Promise<VerifiedJobResult> => {
     return await requester.request(job, opts)

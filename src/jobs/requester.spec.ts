@@ -15,7 +15,8 @@ import { ReputationBook } from '../consensus/reputation.js'
 import { createRng } from '../consensus/select.js'
 import { verifyReceipt } from '../consensus/receipt.js'
 import type { Signer } from '../consensus/types.js'
-import type { JobRequest, JobResponse } from '../network/codec.js'
+import type { JobRequest, JobResponse, ObservationMessage } from '../network/codec.js'
+import { decodeObservationMessage, encodeObservationMessage } from '../network/codec.js'
 
 type Behaviour = 'honest' | 'wrong' | 'fail' | 'sole-liar'
 
@@ -151,5 +152,32 @@ describe('reputation and canaries', () => {
     expect(requester.book.isFlagged(pool[0].peerId)).toBe(true)
     expect(requester.book.isFlagged(pool[1].peerId)).toBe(false)
     expect(requester.book.canariesPassed(pool[1].peerId)).toBe(1)
+  })
+})
+
+describe('shared observations', () => {
+  it('another requester counts a shared, evidenced dissent once, and ignores claims without evidence', async () => {
+    const { deps } = world(['wrong', 'honest', 'honest', 'honest'])
+    const shared: ObservationMessage[] = []
+    const a = new Requester({ deps, share: async (m) => { shared.push(decodeObservationMessage(encodeObservationMessage(m), 1 << 20)); return true } })
+    const r = await a.request({ modelHash: MODEL, inputs, policy, replicas: 4, quorum: 2 })
+    expect(r.dissenting).toEqual([pool[0].peerId])
+    expect(shared).toHaveLength(1)
+
+    const other = world(['honest'], new ReputationBook())
+    const otherSigner = signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(77)))
+    const b = new Requester({ deps: { ...other.deps, signer: otherSigner } })
+    expect(await b.receiveObservation(shared[0])).toBe('dissented')
+    expect(b.book.get(pool[0].peerId)?.invalid).toBe(1)
+    // the same observation again changes nothing
+    expect(await b.receiveObservation(shared[0])).toBe('ignored')
+    expect(b.book.get(pool[0].peerId)?.invalid).toBe(1)
+
+    // a claim without evidence, or with evidence that does not hold, is ignored
+    const c = new Requester({ deps: { ...other.deps, signer: otherSigner } })
+    expect(await c.receiveObservation({ observation: shared[0].observation })).toBe('ignored')
+    const forged = { ...shared[0], evidence: { ...shared[0].evidence!, output: model(inputs) } } as ObservationMessage
+    expect(await c.receiveObservation(forged)).toBe('ignored')
+    expect(c.book.get(pool[0].peerId)?.invalid ?? 0).toBe(0)
   })
 })

@@ -17,6 +17,8 @@ import { outputsAgree } from '../consensus/compare.js'
 import { ReputationBook } from '../consensus/reputation.js'
 import type { ReputationInit, TrustRecord } from '../consensus/reputation.js'
 import { CanarySchedule } from '../consensus/canary.js'
+import { signObservation, verifyObservation, weighObservation } from '../consensus/observation.js'
+import type { ObservationMessage } from '../network/codec.js'
 import type { ComparisonPolicy } from '../consensus/types.js'
 import { runVerifiedJob } from './requester.js'
 import type { JobProgress, RequesterDeps, VerifiedJobInit, VerifiedJobResult } from './requester.js'
@@ -38,6 +40,8 @@ export interface RequesterComponents {
   records?: Iterable<TrustRecord>
   /** Saves changed reputation records. */
   persist?: (records: TrustRecord[]) => Promise<void>
+  /** Shares an observation with other requesters (gossip); resolves false when it was not sent. */
+  share?: (message: ObservationMessage) => Promise<boolean>
   /** Computes known answers for canaries (the requester's own runtime); without it no canaries are sent. */
   localRun?: (modelHash: string, inputs: NamedTensors, options: { signal?: AbortSignal }) => Promise<{ outputs: NamedTensors, numericClass: string }>
 }
@@ -46,6 +50,8 @@ export interface RequesterEvents {
   'trust:flagged': CustomEvent<{ peerId: string, reason: string }>
   'job:retracted': CustomEvent<{ jobId: string, peerId: string }>
   'canary:done': CustomEvent<{ jobId?: string, modelHash: string, failed: string[], error?: string }>
+  /** Someone else's observation moved this book (`dissented` or `flag`). */
+  'trust:observation': CustomEvent<{ subject: string, observer: string, action: 'dissented' | 'flag', reason: string }>
 }
 
 interface Remembered { modelHash: string, inputs: NamedTensors, policy: ComparisonPolicy, output: NamedTensors, numericClass: string }
@@ -71,6 +77,8 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
   private readonly recent = new Map<string, Remembered>()
   private readonly recentLimit: number
   private readonly canaries = new Set<Promise<void>>()
+  /** observer|jobId|subject already weighed. */
+  private readonly weighed = new Set<string>()
 
   constructor (components: RequesterComponents, init: RequesterInit = {}) {
     super()
@@ -93,6 +101,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
       await this.save()
     }
     this.remember(result.jobId, { modelHash: init.modelHash, inputs: init.inputs, policy: init.policy, output: result.output, numericClass: result.numericClass })
+    await this.shareDissent(result)
     await this.afterFlags(result.flagged)
     if (this.components.localRun != null && this.schedule.next(this.components.deps.random)) {
       const p = this.runCanary(init).finally(() => { this.canaries.delete(p) })
@@ -128,6 +137,63 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     } finally {
       await this.save()
     }
+  }
+
+  /**
+   * Tells other requesters about every peer outvoted in `result`, with the
+   * evidence they can check themselves: its signed vote, its output and the
+   * receipt it contradicts.
+   */
+  private async shareDissent (result: VerifiedJobResult): Promise<void> {
+    const share = this.components.share
+    if (share == null) return
+    for (const peerId of result.dissenting) {
+      const ballot = result.ballots.find(b => b.vote.body.peerId === peerId)
+      if (ballot == null) continue
+      try {
+        const observation = await signObservation(this.components.deps.signer, { subject: peerId, outcome: 'dissented', jobId: result.jobId, modelHash: result.spec.modelHash, at: this.components.deps.now() })
+        await share({ observation, evidence: { kind: 'contradiction', vote: ballot.vote, output: ballot.output, receiptText: result.receiptText } })
+      } catch (err: any) {
+        log('sharing an observation about %s failed: %s', peerId, err?.message)
+      }
+    }
+  }
+
+  /**
+   * Weighs another requester's observation: only verifiable evidence moves
+   * this book (a contradicted receipt counts as one dissent; two conflicting
+   * signed votes flag). Claims without evidence, positive claims and repeats
+   * are ignored. Returns what was done.
+   */
+  async receiveObservation (message: ObservationMessage): Promise<'ignored' | 'dissented' | 'flag'> {
+    const { verifier, signer } = this.components.deps
+    let obs
+    try {
+      obs = await verifyObservation(message.observation, verifier)
+    } catch (err: any) {
+      log('ignoring an observation: %s', err?.message)
+      return 'ignored'
+    }
+    const b = obs.body
+    const key = `${b.observer}|${b.jobId}|${b.subject}`
+    if (b.observer === signer.peerId || b.subject === signer.peerId || this.weighed.has(key)) return 'ignored'
+    this.weighed.add(key)
+    const weight = await weighObservation(obs, message.evidence, verifier)
+    if (weight.action === 'ignore') {
+      log('ignoring an observation about %s: %s', b.subject, weight.reason)
+      return 'ignored'
+    }
+    const now = this.components.deps.now()
+    let flagged = false
+    if (weight.action === 'flag') {
+      if (!this.book.isFlagged(b.subject)) { this.book.flag(b.subject, weight.reason, now); flagged = true }
+    } else {
+      flagged = this.book.record(b.subject, 'dissented', { modelHash: b.modelHash, jobId: b.jobId, at: now })
+    }
+    this.emit('trust:observation', { subject: b.subject, observer: b.observer, action: weight.action, reason: weight.reason })
+    await this.save()
+    if (flagged) await this.afterFlags([b.subject])
+    return weight.action
   }
 
   flaggedPeers (): string[] {

@@ -10,6 +10,8 @@ import type { NamedTensors } from '../tensor/index.js'
 import { validateJobSpec } from '../consensus/job.js'
 import { validateSignedVote } from '../consensus/vote.js'
 import type { JobSpec, SignedVote } from '../consensus/types.js'
+import { validateObservationBody } from '../consensus/observation.js'
+import type { ObservationEvidence, SignedObservation } from '../consensus/observation.js'
 import { MAX_ANNOUNCED_MODELS } from './constants.js'
 
 export interface JobRequest {
@@ -163,4 +165,50 @@ export function decodeAnnouncement (bytes: Uint8Array, maxBytes: number): Announ
     jobsDone: num(m, 'jobsDone'),
     at: num(m, 'at')
   }
+}
+
+/** A reputation observation shared on the observations topic, with the evidence that makes it count. */
+export interface ObservationMessage {
+  observation: SignedObservation
+  evidence?: ObservationEvidence
+}
+
+export function encodeObservationMessage (m: ObservationMessage): Uint8Array {
+  const e = m.evidence
+  const evidence = e == null
+    ? undefined
+    : e.kind === 'contradiction'
+      ? { kind: e.kind, vote: e.vote, output: tensorsToWire(e.output), receiptText: e.receiptText }
+      : { kind: e.kind, votes: e.votes }
+  return encodeMessage({ type: 'observation', observation: m.observation, ...(evidence != null ? { evidence } : {}) })
+}
+
+function signedVoteField (v: unknown, where: string): SignedVote {
+  try {
+    return validateSignedVote(v)
+  } catch (err: any) {
+    throw new InvalidMessageError(`${where}: ${String(err?.message)}`, { cause: err })
+  }
+}
+
+/** Validates shape only; signatures and evidence are checked by consensus/observation.ts. */
+export function decodeObservationMessage (bytes: Uint8Array, maxBytes: number): ObservationMessage {
+  const m = decodeMessage(bytes, maxBytes)
+  if (m.type !== 'observation') throw new InvalidMessageError(`expected an observation, got ${String(m.type)}`)
+  const o = m.observation as Record<string, unknown> | undefined
+  if (o == null || typeof o !== 'object' || !(o.signature instanceof Uint8Array) || !(o.publicKey instanceof Uint8Array)) {
+    throw new InvalidMessageError('observation must be { body, signature, publicKey }')
+  }
+  const observation: SignedObservation = { body: validateObservationBody(o.body), signature: o.signature, publicKey: o.publicKey }
+  const e = m.evidence as Record<string, unknown> | undefined
+  if (e == null) return { observation }
+  if (e.kind === 'contradiction') {
+    if (typeof e.receiptText !== 'string') throw new InvalidMessageError('evidence.receiptText must be a string')
+    return { observation, evidence: { kind: 'contradiction', vote: signedVoteField(e.vote, 'evidence.vote'), output: tensors(e, 'output'), receiptText: e.receiptText } }
+  }
+  if (e.kind === 'equivocation') {
+    if (!Array.isArray(e.votes) || e.votes.length !== 2) throw new InvalidMessageError('evidence.votes must be two votes')
+    return { observation, evidence: { kind: 'equivocation', votes: [signedVoteField(e.votes[0], 'evidence.votes[0]'), signedVoteField(e.votes[1], 'evidence.votes[1]')] } }
+  }
+  throw new InvalidMessageError(`unknown evidence kind ${String(e.kind)}`)
 }

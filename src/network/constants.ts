@@ -4,6 +4,7 @@ export const JOB_PROTOCOL = '/crosscheck/job/1.0.0'
 export const MODEL_PROTOCOL = '/crosscheck/model/1.0.0'
 export const ANNOUNCE_TOPIC = 'crosscheck/announce/1.0.0'
 export const DISCOVERY_TOPIC = 'crosscheck/discovery/1.0.0'
+export const OBSERVATION_TOPIC = 'crosscheck/observations/1.0.0'
 
 /** Largest job request (spec + input tensors). */
 export const MAX_JOB_REQUEST_BYTES = 16 * 1024 * 1024
@@ -17,6 +18,8 @@ export const MODEL_CHUNK_BYTES = 256 * 1024
 export const MAX_MODEL_BYTES = 256 * 1024 * 1024
 /** Largest capability announcement. */
 export const MAX_ANNOUNCE_BYTES = 16 * 1024
+/** Largest shared reputation observation (with its evidence). */
+export const MAX_OBSERVATION_BYTES = 512 * 1024
 /** Most model hashes one announcement may list. */
 export const MAX_ANNOUNCED_MODELS = 128
 

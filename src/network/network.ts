@@ -11,13 +11,14 @@ import { createPeerLibp2p } from './libp2p.js'
 import type { PeerLibp2p } from './libp2p.js'
 import {
   decodeAnnouncement, decodeJobRequest, decodeJobResponse, decodeModelHeader, decodeModelRequest,
-  encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelHeader, encodeModelRequest
+  encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelHeader, encodeModelRequest,
+  decodeObservationMessage, encodeObservationMessage
 } from './codec.js'
-import type { Announcement, JobRequest, JobResponse } from './codec.js'
+import type { Announcement, JobRequest, JobResponse, ObservationMessage } from './codec.js'
 import {
   ANNOUNCE_TOPIC, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_DISCOVERY_INTERVAL_MS, DEFAULT_JOB_TIMEOUT_MS, JOB_PROTOCOL,
   MAX_ANNOUNCE_BYTES, MAX_JOB_REQUEST_BYTES, MAX_JOB_RESPONSE_BYTES, MAX_MODEL_BYTES, MAX_MODEL_CONTROL_BYTES,
-  MODEL_CHUNK_BYTES, MODEL_PROTOCOL
+  MODEL_CHUNK_BYTES, MODEL_PROTOCOL, MAX_OBSERVATION_BYTES, OBSERVATION_TOPIC
 } from './constants.js'
 
 const log = createLogger('network')
@@ -53,6 +54,8 @@ export interface NetworkEvents {
   'network:peers': CustomEvent<PeerState[]>
   'network:announcement': CustomEvent<Announcement>
   'network:relay': CustomEvent<{ connected: boolean, addresses: string[] }>
+  /** A reputation observation another peer shared (shape-checked; its signature and evidence are not yet). */
+  'network:observation': CustomEvent<{ from: string, message: ObservationMessage }>
 }
 
 export interface JobContext {
@@ -149,6 +152,16 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       this.safeDispatch('network:relay', { connected: this.relayConnected(), addresses: this.getMultiaddrs() })
     })
     node.services.pubsub.addEventListener('message', (evt) => {
+      if (evt.detail.topic === OBSERVATION_TOPIC) {
+        try {
+          const message = decodeObservationMessage(evt.detail.data, MAX_OBSERVATION_BYTES)
+          const from = evt.detail.type === 'signed' ? evt.detail.from.toString() : ''
+          this.safeDispatch('network:observation', { from, message })
+        } catch (err) {
+          log('dropping bad observation: %s', (err as Error).message)
+        }
+        return
+      }
       if (evt.detail.topic !== ANNOUNCE_TOPIC) return
       try {
         const a = decodeAnnouncement(evt.detail.data, MAX_ANNOUNCE_BYTES)
@@ -165,6 +178,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       }
     })
     node.services.pubsub.subscribe(ANNOUNCE_TOPIC)
+    node.services.pubsub.subscribe(OBSERVATION_TOPIC)
 
     await node.handle(JOB_PROTOCOL, async (stream, connection) => { await this.onJobStream(stream, connection) }, { maxInboundStreams: 8 })
     await node.handle(MODEL_PROTOCOL, async (stream, connection) => { await this.onModelStream(stream, connection) }, { maxInboundStreams: 4 })
@@ -215,6 +229,20 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       await node.services.pubsub.publish(ANNOUNCE_TOPIC, msg)
     } catch (err) {
       log('announce failed: %s', (err as Error).message)
+    }
+  }
+
+  /** Shares a reputation observation; false when it is over the size limit and was not sent. */
+  async publishObservation (message: ObservationMessage): Promise<boolean> {
+    const node = this.requireNode()
+    const bytes = encodeObservationMessage(message)
+    if (bytes.byteLength > MAX_OBSERVATION_BYTES) return false
+    try {
+      await node.services.pubsub.publish(OBSERVATION_TOPIC, bytes)
+      return true
+    } catch (err) {
+      log('sharing an observation failed: %s', (err as Error).message)
+      return false
     }
   }
 

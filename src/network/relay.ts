@@ -1,6 +1,6 @@
 import { createRelayLibp2p } from './libp2p.js'
 import type { RelayLibp2p } from './libp2p.js'
-import { ANNOUNCE_TOPIC, DEFAULT_DISCOVERY_INTERVAL_MS } from './constants.js'
+import { ANNOUNCE_TOPIC, DEFAULT_DISCOVERY_INTERVAL_MS, OBSERVATION_TOPIC } from './constants.js'
 import { createLogger } from '../logger.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -45,6 +45,7 @@ export async function startRelay (init: RelayInit = {}): Promise<Relay> {
   // the relay subscribes so that it forwards announcements between peers that
   // are only connected to it
   ;(node.services as any).pubsub.subscribe(ANNOUNCE_TOPIC)
+  ;(node.services as any).pubsub.subscribe(OBSERVATION_TOPIC)
   const multiaddrs = node.getMultiaddrs().map(String)
   log('relay %s listening on %s', node.peerId.toString(), multiaddrs.join(', '))
   return {
