@@ -311,16 +311,10 @@ function contentChecks (p: Parsed): ReceiptCheck[] {
   // The acceptance rule (replication.ts judgeJob): without dissent, `quorum`
   // agreeing votes; with d dissenting votes, max(quorum, 2d + 1).
   const required = dissenting === 0 ? r.spec.quorum : Math.max(r.spec.quorum, 2 * dissenting + 1)
-  // Identical dissenting outputs with a quorum of their own would be a conflict, not an acceptance.
-  const rival = new Map<string, number>()
-  for (const v of r.votes) {
-    if (!v.agrees && v.body.outputHash !== r.accepted.outputHash) rival.set(v.body.outputHash, (rival.get(v.body.outputHash) ?? 0) + 1)
-  }
-  const rivalQuorum = [...rival.entries()].find(([, n]) => n >= r.spec.quorum)
+  // Under this rule no dissenting answer can meet the rule itself (it has at
+  // most d < 2d + 1 votes), so a receipt cannot hide a rival answer.
   if (agreeing < required) {
     checks.push({ name: 'quorum', ok: false, detail: dissenting === 0 ? `${agreeing} agreeing peers, quorum is ${r.spec.quorum}` : `${agreeing} agreeing peers against ${dissenting} dissenting; the rule needs ${required}` })
-  } else if (rivalQuorum !== undefined) {
-    checks.push({ name: 'quorum', ok: false, detail: `dissenting output ${rivalQuorum[0]} also has ${rivalQuorum[1]} votes (conflict)` })
   } else {
     checks.push({ name: 'quorum', ok: true, detail: `${agreeing} of ${r.votes.length} votes agree, ${required} needed (quorum ${r.spec.quorum})` })
   }
