@@ -12,7 +12,7 @@ import { generateIdentity, privateKeyFromBytes, privateKeyToBytes, signerFromPri
 import { createInferenceWorker } from './inference/worker-client.js'
 import type { Capabilities, InferenceWorker } from './inference/worker-client.js'
 import { ModelRegistry } from './inference/registry.js'
-import { validateManifest, MANIFEST_PATH } from './models/manifest.js'
+import { MANIFEST_PATH } from './models/manifest.js'
 import type { ModelManifest } from './models/manifest.js'
 import { handleJob } from './jobs/worker.js'
 import { ReplayGuard } from './consensus/replay.js'
@@ -23,11 +23,9 @@ import type { TrustRecord } from './consensus/reputation.js'
 import type { JobProgress, VerifiedJobInit, VerifiedJobResult } from './jobs/requester.js'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS } from './network/constants.js'
 import { NotStartedError } from './errors.js'
-import { createLogger } from './logger.js'
 import type { Signer } from './consensus/types.js'
 import type { NamedTensors } from './tensor/index.js'
 
-const log = createLogger('node')
 
 export interface NodeInit {
   /** Relay multiaddr with /p2p/<id>. */
@@ -76,7 +74,6 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private signer?: Signer
   private requester?: Requester
   private capabilities?: Capabilities
-  private manifest?: ModelManifest
   private timer?: ReturnType<typeof setInterval>
   private jobsDone = 0
   private modelDownloads = 0
@@ -158,13 +155,9 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     this.emitState()
   }
 
-  /** The model catalog of the site this page came from. */
+  /** The model catalog of the site this page came from (fetched and validated once, by the registry). */
   async getManifest (options: { signal?: AbortSignal } = {}): Promise<ModelManifest> {
-    if (this.manifest != null) return this.manifest
-    const res = await fetch(new URL(MANIFEST_PATH, this.catalogBase()), { signal: options.signal })
-    if (!res.ok) throw new Error(`cannot load model catalog: HTTP ${res.status}`)
-    this.manifest = validateManifest(await res.json())
-    return this.manifest
+    return await this.requireRegistry().manifest(options)
   }
 
   /** Model bytes by sha256: IndexedDB first (hash re-checked), else the site catalog. */
@@ -311,4 +304,3 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private requireSigner (): Signer { if (this.signer == null) throw new NotStartedError('node is not started'); return this.signer }
 }
 
-export { log as nodeLog }
