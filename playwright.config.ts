@@ -22,7 +22,7 @@ export default defineConfig({
   },
   webServer: {
     // the production build (npm run test:e2e builds first) with COOP/COEP headers
-    command: `npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
+    command: `npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort --outDir ${process.env.CROSSCHECK_OUT_DIR ?? 'dist'}`,
     url: `http://127.0.0.1:${PORT}/`,
     reuseExistingServer: false,
     timeout: 60_000

@@ -118,6 +118,7 @@ export default defineConfig(() => {
     worker: { format: 'es' as const },
     // Pre-bundling onnxruntime-web breaks its import.meta.url-relative wasm lookup in dev.
     optimizeDeps: { exclude: ['onnxruntime-web'] },
-    build: { target: 'es2022', outDir: 'dist' }
+    // CROSSCHECK_OUT_DIR lets parallel builds (tests, benches) keep apart
+    build: { target: 'es2022', outDir: process.env.CROSSCHECK_OUT_DIR ?? 'dist' }
   }
 })
