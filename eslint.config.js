@@ -8,12 +8,23 @@ const ortWeb = { group: ['onnxruntime-web', 'onnxruntime-web/*'], message: 'Only
 const ortNode = { group: ['onnxruntime-node'], message: 'onnxruntime-node is for Node-side code (src/models, src/cli) only.' }
 const io = { group: ['node:*', 'fs', 'path', 'idb', 'libp2p', '@libp2p/*', 'onnxruntime-*'], message: 'src/consensus is pure: no I/O.' }
 
+// Window messaging with other documents belongs to the widget, through src/ui/widget/protocol.ts (exact origin, source and shape checks).
+const WINDOW = '/^(window|self|globalThis|parent|top|opener|contentWindow)$/'
+const windowMessaging = ['error', ...[
+  `CallExpression[callee.name='postMessage']`,
+  `CallExpression[callee.property.name='postMessage'][callee.object.name=${WINDOW}]`,
+  `CallExpression[callee.property.name='postMessage'][callee.object.property.name=${WINDOW}]`,
+  `CallExpression[callee.name='addEventListener'][arguments.0.value='message']`,
+  `CallExpression[callee.property.name='addEventListener'][callee.object.name=${WINDOW}][arguments.0.value='message']`,
+  `AssignmentExpression[left.property.name='onmessage'][left.object.name=${WINDOW}]`
+].map(selector => ({ selector, message: 'Only src/ui/widget/protocol.ts posts to or listens for other windows.' }))]
+
 function restrict (...patterns) {
   return { 'no-restricted-imports': ['error', { patterns }] }
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bin/**'] },
+  { ignores: ['dist/**', 'dist-lib/**', 'dist-lib-page/**', 'dist-extension/**', 'dist-ext-page/**', 'dist-widget/**', 'examples/*/dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bin/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -28,6 +39,9 @@ export default tseslint.config(
   { files: ['src/consensus/**/*.ts'], ignores: ['src/consensus/**/*.spec.ts', 'src/consensus/test-fixtures.ts'], rules: restrict(io, ortWeb) },
   { files: ['src/models/**/*.ts', 'src/cli/**/*.ts'], rules: restrict(idb, ortWeb) },
   { files: ['workers/**/*.ts'], rules: restrict(libp2p, idb) },
+  // the chrome.* extension APIs belong to the extension's shells alone
+  { files: ['src/**/*.ts', 'workers/**/*.ts'], ignores: ['src/ui/extension/**'], rules: { 'no-restricted-globals': ['error', { name: 'chrome', message: 'Only src/ui/extension touches the chrome.* extension APIs.' }] } },
+  { files: ['src/**/*.ts'], ignores: ['src/ui/widget/protocol.ts', '**/*.spec.ts'], rules: { 'no-restricted-syntax': windowMessaging } },
   // tests, CLI, bench and simulation print
   { files: ['src/cli/**/*.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'sim/**/*.ts', 'scripts/**/*.ts', '**/*.spec.ts'], rules: { 'no-console': 'off' } }
 )

@@ -11,6 +11,9 @@
  */
 import { defineConfig } from 'vite'
 import type { Plugin, ResolvedConfig } from 'vite'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { extensionConfig } from './src/ui/extension/vite.js'
+import { crosscheckWidget } from './src/ui/widget/vite.js'
 
 /** Headers for cross-origin isolation (SharedArrayBuffer → multi-threaded WASM). */
 const ISOLATION_HEADERS: Record<string, string> = {
@@ -108,10 +111,37 @@ export function crosscheckRelayInfo (headers: Record<string, string>): Plugin {
   }
 }
 
-export default defineConfig(() => {
+/**
+ * The model catalog is public: pages on other sites that use the `crosscheck`
+ * library (examples/library) fetch `models/manifest.json` and the model files
+ * cross-origin. Under `models/` the site-wide `Cross-Origin-Resource-Policy:
+ * same-origin` becomes `cross-origin` and `Access-Control-Allow-Origin: *` is
+ * added. Vite's static server and crosscheckModels set the site headers after
+ * this middleware runs, so these two names are overridden at setHeader time.
+ */
+export function crosscheckCatalogCors (): Plugin {
+  const OVERRIDE: Record<string, string> = { 'access-control-allow-origin': '*', 'cross-origin-resource-policy': 'cross-origin' }
+  const handler = (base: string) => (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    if (!new URL(req.url ?? '/', 'http://localhost').pathname.startsWith(`${base}models/`)) { next(); return }
+    const setHeader = res.setHeader.bind(res)
+    res.setHeader = (name: string, value: number | string | readonly string[]) => setHeader(name, OVERRIDE[name.toLowerCase()] ?? value)
+    for (const [k, v] of Object.entries(OVERRIDE)) setHeader(k, v)
+    next()
+  }
+  return {
+    name: 'crosscheck-catalog-cors',
+    configureServer (server) { server.middlewares.use(handler(server.config.base)) },
+    configurePreviewServer (server) { server.middlewares.use(handler(server.config.base)) }
+  }
+}
+
+export default defineConfig(({ mode }) => {
+  // the browser extension (npm run build:extension → dist-extension/) is a build of its own
+  if (mode === 'extension') return extensionConfig({ plugins: [crosscheckModels()] })
   const headers = ISOLATION_HEADERS
   return {
-    plugins: [crosscheckModels({ headers }), crosscheckRelayInfo(headers)],
+    // crosscheckWidget: frame.html as a second page, widget.js at the root, per-path widget headers
+    plugins: [crosscheckCatalogCors(), crosscheckWidget(), crosscheckModels({ headers }), crosscheckRelayInfo(headers)],
     server: { host: '127.0.0.1', headers },
     preview: { host: '127.0.0.1', headers },
     // Workers are ES modules: onnxruntime-web is ESM and needs import.meta.url to find its wasm.

@@ -57,13 +57,13 @@ export async function runBench (args: string[]): Promise<number> {
     for (let i = 0; i < 4; i++) {
       const ctx = await browser.newContext({ permissions: ['camera', 'microphone'] })
       const page = await ctx.newPage()
-      await page.goto(`${net.url}?autostart=1&relay=${encodeURIComponent(net.relay)}`)
-      await page.waitForFunction(() => window.crosscheck?.stats()?.relayConnected === true && window.crosscheck.stats()?.capabilities != null, undefined, { timeout: 60_000 })
+      await page.goto(`${net.url}?autostart=1&pauseOnPressure=0&relay=${encodeURIComponent(net.relay)}`)
+      await page.waitForFunction(() => window.crosscheck?.stats()?.contributing === true && window.crosscheck.stats()?.runtime != null, undefined, { timeout: 60_000 })
       pages.push(page)
     }
     const requester = pages[3]
     await requester.waitForFunction(() => (window.crosscheck.stats()?.peers ?? []).filter(p => p.announcement != null).length >= 3, undefined, { timeout: 60_000 })
-    const caps = await requester.evaluate(() => window.crosscheck.stats()?.capabilities)
+    const caps = await requester.evaluate(() => window.crosscheck.stats()?.runtime)
     results.browser = caps
 
     const perInference: Record<string, unknown> = {}

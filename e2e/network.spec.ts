@@ -110,7 +110,7 @@ test('three contributors run a verified job over direct WebRTC, surviving the re
 
     // stop the relay: the direct WebRTC links carry on
     await relay.stop()
-    await expect.poll(async () => (await requester.stats())?.relayConnected).toBe(false)
+    await expect.poll(async () => (await requester.stats())?.relays.some(r => r.connected)).toBe(false)
     const after = await requester.requestModel('cnn', CNN_INPUT, { replicas: 3, quorum: 2 })
     expect(after.agreeing.length).toBeGreaterThanOrEqual(2)
     const cnnRef = await nodeReference('cnn', CNN_INPUT)

@@ -34,8 +34,11 @@ test('a reloaded contributor keeps its peer id and cached model', async ({ brows
     expect(after?.models.map(m => m.sha256)).toContain(mlp.sha256)
     expect(after?.modelDownloads).toBe(0)
 
-    // the reloaded peer serves the next job from its cache
-    await expect.poll(async () => (await requester.stats())?.peers.find(p => p.peerId === id)?.direct ?? false, { timeout: 60_000 }).toBe(true)
+    // the reloaded peer serves the next job from its cache. Poll the reloaded
+    // page's own links: the requester may still hold the stale pre-reload
+    // link, which would pass a requester-side poll before any new link exists
+    const requesterId = await requester.peerId()
+    await expect.poll(async () => await contributor.directPeers(), { timeout: 60_000, message: 'the reloaded contributor links directly to the requester' }).toContain(requesterId)
     const second = await requester.requestModel('mlp', INPUT, { replicas: 1, quorum: 1 })
     expect(second.agreeing).toEqual([id])
     expect(second.outputHash).toBe(first.outputHash)

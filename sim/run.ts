@@ -1,100 +1,269 @@
 /**
- * Seeded trust simulation: `npx tsx sim/run.ts [--seed 1] [--jobs 50000]
- * [--peers 200] [--f 0.2] [--adversary colluding|always-wrong|noise|slow|silent|copying|mixed|all]
- * [--canary-rate 0.05] [--floor-recheck 0.1] [--established-after 20]
- * [--max-invalid 2] [--patience 0] [--tail 0] [--sweep] [--baseline]
- * [--out sim/results.json]`.
+ * The trust simulation: `npm run sim [-- --quick] [--jobs 20000] [--seeds 6]
+ * [--workers 2] [--out sim/results.json] [--svg sim/curve.svg]`.
  *
- * Default: every adversary kind at --f, then a sweep of f for colluders,
- * then the plain-majority baseline (k=5, quorum 3) for comparison. Prints
- * markdown tables and writes every result to --out.
+ * Every run drives the production code (sim/world.ts). Prints markdown:
+ * 1. the targets of issue 9 against their goals, at the recommended settings;
+ * 2. every attacker kind at f = 0.2, seeds 1-6 pooled, and per seed;
+ * 3. production defaults against the recommended settings;
+ * 4. the frontier: wrong answers accepted against compute, sweeping the
+ *    recheck rate and probation (also drawn to --svg);
+ * 5. a backend that is wrong the same way on every peer;
+ * 6. the settlement hook (remembering every job for re-verification).
+ * Runs are spread over --workers child processes; results go to --out.
  */
+import { fork } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { ADVERSARY_KINDS, runSim } from './world.js'
-import type { AdversaryKind, SimOptions, SimResult } from './world.js'
+import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { lineChart } from './chart.js'
+import { ATTACKER_KINDS, defaultOptions, runSim } from './world.js'
+import type { Series } from './chart.js'
+import type { SimOptions, SimResult } from './world.js'
+
+interface Task { id: string, options: SimOptions }
+
 
 function parseArgs (argv: string[]): Record<string, string> {
   const out: Record<string, string> = {}
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`)
-    const key = a.slice(2)
     const next = argv[i + 1]
-    if (next === undefined || next.startsWith('--')) out[key] = 'true'
-    else { out[key] = next; i++ }
+    if (next === undefined || next.startsWith('--')) out[a.slice(2)] = 'true'
+    else { out[a.slice(2)] = next; i++ }
   }
   return out
 }
 
-const args = parseArgs(process.argv.slice(2))
-const num = (k: string, d: number): number => (args[k] === undefined ? d : Number(args[k]))
-const base: SimOptions = {
-  seed: num('seed', 1),
-  jobs: num('jobs', 50_000),
-  peers: num('peers', 200),
-  f: num('f', 0.2),
-  adversary: 'colluding',
-  canaryRate: num('canary-rate', 0.05),
-  floorRecheck: num('floor-recheck', 0.1),
-  probation: num('probation', 10),
-  newcomerReplicas: num('newcomer-replicas', 3),
-  probationRecheck: num('probation-recheck', 1),
-  establishedAfter: num('established-after', 20),
-  maxInvalid: num('max-invalid', 2),
-  patience: num('patience', 0),
-  tail: num('tail', 0),
-  outputSize: num('output-size', 16),
-  reverify: num('reverify', 8),
-  policy: { kind: 'exact' }
-}
-const adversaryArg = args.adversary ?? 'all'
-const kinds: Array<AdversaryKind | 'mixed'> = adversaryArg === 'all' ? [...ADVERSARY_KINDS, 'mixed'] : [adversaryArg as AdversaryKind | 'mixed']
-const sweep = args.sweep === 'true' || args.adversary === undefined
-const baseline = args.baseline === 'true' || args.adversary === undefined
-
-const fmtRate = (n: number, d: number): string => `${n}/${d}${n === 0 ? '' : ` (${(n / d).toExponential(1)})`}`
-const fmt = (x: number | null, digits = 0): string => (x === null ? '-' : x.toFixed(digits))
-
-function row (r: SimResult, label: string): string {
-  const adv = Object.entries(r.byKind).filter(([k]) => k !== 'honest')
-  const flagged = adv.map(([k, s]) => `${k === r.options.adversary ? '' : k + ' '}${s.flagged}/${s.peers}${s.benched > 0 ? ` (benched ${s.benched})` : ''}`).join(', ')
-  const ttf = adv.map(([k, s]) => `${k === r.options.adversary ? '' : k + ' '}${fmt(s.meanJobsToFlag)}`).join(', ')
-  return `| ${label} | ${r.options.f} | ${fmtRate(r.wrongAccepted, r.realJobs)} | ${r.retracted} | ${fmtRate(r.honestInvalidVotes, r.honestVotes)} | ${r.honestFlagged} | ${r.replicasPerJob.toFixed(3)} | ${r.realReplicasPerJob.toFixed(3)} | ${r.failed} | ${flagged} | ${ttf} | ${r.ms} |`
-}
-const HEADER = '| adversary | f | wrong-accept | of them retracted later | honest false-reject (votes) | honest flagged | replicas/job (all) | replicas/job (real only) | failed jobs | adversaries flagged | mean job # at flag | ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|'
-
-const results: SimResult[] = []
-const print = (title: string, rows: string[]): void => {
-  console.log(`\n### ${title}\n\n${HEADER}\n${rows.join('\n')}`)
+async function runAll (tasks: Task[], workers: number): Promise<Map<string, SimResult>> {
+  const results = new Map<string, SimResult>()
+  const queue = [...tasks]
+  let done = 0
+  const t0 = Date.now()
+  await Promise.all(Array.from({ length: Math.min(workers, tasks.length) }, async () => {
+    const child = fork(fileURLToPath(import.meta.url), ['--child'], { execArgv: process.execArgv })
+    try {
+      for (let task = queue.shift(); task !== undefined; task = queue.shift()) {
+        const t = task
+        const r = await new Promise<SimResult>((resolve, reject) => {
+          const onExit = (code: number | null): void => { reject(new Error(`simulation child exited with ${code}`)) }
+          const onMessage = (m: { id: string, result: SimResult }): void => {
+            if (m.id !== t.id) return
+            child.off('message', onMessage)
+            child.off('exit', onExit)
+            resolve(m.result)
+          }
+          child.on('message', onMessage)
+          child.once('exit', onExit)
+          child.send(t)
+        })
+        results.set(t.id, r)
+        done++
+        process.stderr.write(`\r  ${done}/${tasks.length} runs, ${Math.round((Date.now() - t0) / 1000)} s`)
+      }
+    } finally {
+      child.kill()
+    }
+  }))
+  process.stderr.write('\n')
+  return results
 }
 
-console.log(`seed ${base.seed}, ${base.jobs} jobs, ${base.peers} peers, canary rate ${base.canaryRate}, floor recheck ${base.floorRecheck}, established after ${base.establishedAfter}, max invalid ${base.maxInvalid}, patience ${base.patience}, tail ${base.tail}, newcomer replicas ${base.newcomerReplicas}, policy exact (cross-class 1e-4/1e-4)`)
-
-const perKind: string[] = []
-for (const adversary of kinds) {
-  const r = runSim({ ...base, adversary })
-  results.push(r)
-  perKind.push(row(r, adversary))
+/** Sums over seeds. */
+interface Pooled {
+  runs: number
+  jobs: number
+  hours: number
+  wrongAccepted: number
+  wrongStanding: number
+  retracted: number
+  falseRetractions: number
+  honestRejected: number
+  honestVotes: number
+  honestFlagged: number
+  compute: number
+  failed: number
+  attackerRight: number
+  attackerWrong: number
+  attackerStanding: number
+  freshIdentities: number
+  flagged: number
+  identities: number
+  wrongWhy: Record<string, number>
 }
-print(`Per adversary kind at f = ${base.f}`, perKind)
 
-if (sweep) {
-  const rows: string[] = []
-  const kind = kinds.length === 1 ? kinds[0] : 'colluding'
-  for (const f of [0.05, 0.1, 0.2, 0.3]) {
-    const r = runSim({ ...base, adversary: kind, f })
-    results.push(r)
-    rows.push(row(r, kind))
+function pool (rs: SimResult[]): Pooled {
+  const p: Pooled = { runs: rs.length, jobs: 0, hours: 0, wrongAccepted: 0, wrongStanding: 0, retracted: 0, falseRetractions: 0, honestRejected: 0, honestVotes: 0, honestFlagged: 0, compute: 0, failed: 0, attackerRight: 0, attackerWrong: 0, attackerStanding: 0, freshIdentities: 0, flagged: 0, identities: 0, wrongWhy: {} }
+  for (const r of rs) {
+    p.jobs += r.realJobs
+    p.hours += r.hours
+    p.wrongAccepted += r.wrongAccepted
+    p.wrongStanding += r.wrongStanding
+    p.retracted += r.retracted
+    p.falseRetractions += r.falseRetractions
+    p.honestRejected += r.honestRejected
+    p.honestVotes += r.honestVotes
+    p.honestFlagged += r.honestFlagged
+    p.compute += r.computePerJob * r.realJobs
+    p.failed += Object.values(r.failed).reduce((a, b) => a + b, 0)
+    p.attackerRight += r.attackerRightVotes
+    p.attackerWrong += r.attackerWrongAccepted
+    p.attackerStanding += r.attackerWrongStanding
+    p.freshIdentities += r.freshIdentities
+    for (const [k, s] of Object.entries(r.byKind)) {
+      if (k === 'honest' || k === 'fault' || k === 'none') continue
+      p.flagged += s.flagged
+      p.identities += s.identities
+    }
+    for (const [k, n] of Object.entries(r.wrongWhy)) p.wrongWhy[k] = (p.wrongWhy[k] ?? 0) + n
   }
-  print(`Sweep of f (${kind})`, rows)
+  p.compute /= Math.max(1, p.jobs)
+  return p
 }
 
-if (baseline) {
-  const r = runSim({ ...base, adversary: 'colluding', baseline: { replicas: 5, quorum: 3 } })
-  results.push(r)
-  print('Baseline: plain majority k=5, quorum 3, no reputation/canaries (colluding)', [row(r, 'colluding (baseline)')])
+/** "n / N (rate)", and when n = 0 the 95 % upper bound 3/N. */
+const rate = (n: number, d: number): string => (n === 0 ? `0 / ${d} (< ${(3 / d).toExponential(0)})` : `${n} / ${d} (${(n / d).toExponential(1)})`)
+const per = (a: number, b: number): string => (b === 0 ? '∞ (none accepted)' : (a / b).toFixed(0))
+
+async function main (): Promise<void> {
+  const args = parseArgs(process.argv.slice(2))
+  const quick = args.quick === 'true'
+  const jobs = Number(args.jobs ?? (quick ? 8000 : 20_000))
+  const nSeeds = Number(args.seeds ?? (quick ? 2 : 6))
+  const seeds = Array.from({ length: nSeeds }, (_, i) => i + 1)
+  const sweepSeeds = seeds.slice(0, quick ? 1 : 2)
+  const workers = Number(args.workers ?? Math.max(1, Math.min(availableParallelism(), 8)))
+  const out = args.out ?? 'sim/results.json'
+  const svg = args.svg ?? 'sim/curve.svg'
+
+  const common = { jobs, online: 100, f: 0.2 }
+  // The recommended settings: production code, options a requester sets (see README).
+  const RECOMMENDED = { adaptive: { newcomerShare: 0.05, floorRecheck: 0.1, probation: 10 } }
+  const populations = [...ATTACKER_KINDS, 'mixed', 'strategic'] as const
+  const tasks: Task[] = []
+  const add = (id: string, over: Partial<SimOptions>): void => { tasks.push({ id, options: defaultOptions({ ...common, ...over }) }) }
+  for (const seed of seeds) {
+    for (const attacker of populations) add(`kind/${attacker}/${seed}`, { ...RECOMMENDED, attacker, seed })
+    add(`production/mixed/${seed}`, { attacker: 'mixed', seed })
+    add(`fault/all/${seed}`, { ...RECOMMENDED, attacker: 'none', seed, backendFault: { backend: 'ort-web/webgpu', rate: 1 } })
+    add(`fault/some/${seed}`, { ...RECOMMENDED, attacker: 'none', seed, backendFault: { backend: 'ort-web/webgpu', rate: 0.05 } })
+    add(`settle/strategic/${seed}`, { ...RECOMMENDED, attacker: 'strategic', seed, recentLimit: 1e9, trust: { recentLimit: 1e9 } })
+  }
+  const rechecks = quick ? [0.05, 0.2, 1] : [0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1]
+  const probations = [10, 50]
+  for (const seed of sweepSeeds) {
+    for (const floorRecheck of rechecks) {
+      for (const probation of probations) {
+        add(`sweep/${floorRecheck}/${probation}/${seed}`, { attacker: 'strategic', seed, patience: probation, adaptive: { newcomerShare: 0.05, floorRecheck, probation } })
+      }
+    }
+    add(`sweep/fixed/${seed}`, { attacker: 'strategic', seed, fixed: { replicas: 3, quorum: 2 } })
+  }
+
+  console.log(`Crosscheck trust simulation: ${jobs} real jobs per run (a job every 3 s: ${(jobs * 3 / 3600).toFixed(1)} h), 100 peers online, f = 0.2, seeds ${seeds.join(', ')}; ${tasks.length} runs on ${workers} workers.`)
+  console.log('Honest peers: 50 % visitors (10 min), 35 % extensions (2 days), 15 % Node workers (7 days); four numeric classes; policy exact (cross-class 1e-4).')
+  console.log(`Recommended settings: ${JSON.stringify(RECOMMENDED.adaptive)}, canary rate 0.05, established after 20, flagged after 2 invalid votes, re-verification memory 128 jobs.`)
+  const results = await runAll(tasks, workers)
+  const get = (prefix: string): SimResult[] => [...results.entries()].filter(([id]) => id.startsWith(prefix)).map(([, r]) => r)
+
+  // ---------------------------------------------------------------- per kind
+  const kindRows: string[] = []
+  const pooledByKind = new Map<string, Pooled>()
+  for (const k of populations) {
+    const p = pool(get(`kind/${k}/`))
+    pooledByKind.set(k, p)
+    const bySeed = seeds.map((seed) => results.get(`kind/${k}/${seed}`)!.wrongAccepted).join(' ')
+    kindRows.push(`| ${k} | ${rate(p.wrongAccepted, p.jobs)} | ${bySeed} | ${rate(p.wrongStanding, p.jobs)} | ${p.retracted} | ${rate(p.honestRejected, p.honestVotes)} | ${p.honestFlagged} | ${p.compute.toFixed(2)} | ${per(p.attackerRight, p.attackerWrong)} | ${p.flagged}/${p.identities} | ${p.freshIdentities} | ${p.failed} |`)
+  }
+  const KIND_HEADER = '| attackers | wrong accepted (answer time) | per seed | wrong standing (after settlement) | retracted | honest votes rejected | honest peers flagged | compute / job | attacker right votes per wrong accepted | attacker identities flagged | fresh identities | jobs failed (no answer) |\n|---|---|---|---|---|---|---|---|---|---|---|---|'
+  const perSeed = (k: string): string[] => seeds.map((seed) => {
+    const r = results.get(`kind/${k}/${seed}`)!
+    return `| ${k} | ${seed} | ${r.wrongAccepted} | ${r.wrongStanding} | ${r.honestRejected} | ${r.honestFlagged} | ${r.computePerJob.toFixed(3)} | ${r.attackerRightVotesPerWrong === null ? '–' : r.attackerRightVotesPerWrong.toFixed(0)} |`
+  })
+
+  // ---------------------------------------------------------------- targets
+  const attackerKinds = populations
+  const all = pool(attackerKinds.flatMap((k) => get(`kind/${k}/`)))
+  const worst = (f: (p: Pooled) => number): [string, Pooled] => [...pooledByKind.entries()].reduce((a, b) => (f(b[1]) > f(a[1]) ? b : a))
+  const [wk, wp] = worst((p) => p.wrongAccepted / p.jobs)
+  const [sk, sp] = worst((p) => p.wrongStanding / p.jobs)
+  const mixed = pooledByKind.get('mixed')!
+  const cheapest = [...pooledByKind.entries()].filter(([, p]) => p.attackerWrong > 0).reduce<[string, Pooled] | undefined>((a, b) => (a === undefined || b[1].attackerRight / b[1].attackerWrong < a[1].attackerRight / a[1].attackerWrong ? b : a), undefined)
+  const pass = (ok: boolean): string => (ok ? '**met**' : '**not met**')
+  const targetRows = [
+    `| wrong answers accepted at answer time, per job | ≤ 1e-5 | worst: ${wk} ${rate(wp.wrongAccepted, wp.jobs)}; all populations ${rate(all.wrongAccepted, all.jobs)} | ${pass(wp.wrongAccepted / wp.jobs <= 1e-5)} |`,
+    `| … at average compute | ≤ 1.3× | mixed ${mixed.compute.toFixed(2)}× (range ${Math.min(...[...pooledByKind.values()].map((p) => p.compute)).toFixed(2)}–${Math.max(...[...pooledByKind.values()].map((p) => p.compute)).toFixed(2)}×) | ${pass(Math.max(...[...pooledByKind.values()].map((p) => p.compute)) <= 1.3)} |`,
+    `| wrong answers standing after settlement, per job | ≤ 1e-6 | worst: ${sk} ${rate(sp.wrongStanding, sp.jobs)}; all ${rate(all.wrongStanding, all.jobs)} | ${pass(sp.wrongStanding / sp.jobs <= 1e-6)} |`,
+    `| honest answers rejected (votes) | ≤ 1e-4 | ${rate(all.honestRejected, all.honestVotes)}; right answers retracted: ${rate(all.falseRetractions, all.jobs)} | ${pass(all.honestRejected / Math.max(1, all.honestVotes) <= 1e-4 && all.falseRetractions / all.jobs <= 1e-4)} |`,
+    `| honest peers flagged | 0 | ${all.honestFlagged} | ${pass(all.honestFlagged === 0)} |`,
+    `| attacker's right votes per wrong answer accepted | ≥ 1000 | cheapest: ${cheapest === undefined ? 'none accepted' : `${cheapest[0]} ${per(cheapest[1].attackerRight, cheapest[1].attackerWrong)}`}; all attackers ${per(all.attackerRight, all.attackerWrong)} | ${pass(cheapest === undefined || cheapest[1].attackerRight / cheapest[1].attackerWrong >= 1000)} |`
+  ]
+  console.log(`\n### Targets at f = 0.2 (recommended settings, seeds ${seeds.join('–')} pooled, every population)\n\n| target | goal | measured | |\n|---|---|---|---|\n${targetRows.join('\n')}`)
+  console.log(`\n### Per attacker kind at f = 0.2 (seeds ${seeds.join('–')} pooled, ${jobs} jobs each)\n\n${KIND_HEADER}\n${kindRows.join('\n')}`)
+  console.log(`\nWrong accepts by plan (all populations): ${JSON.stringify(all.wrongWhy)}`)
+  console.log(`\n#### Per seed (mixed and strategic)\n\n| attackers | seed | wrong accepted | wrong standing | honest rejected | honest flagged | compute / job | attacker right votes per wrong |\n|---|---|---|---|---|---|---|---|\n${[...perSeed('mixed'), ...perSeed('strategic')].join('\n')}`)
+
+  // ---------------------------------------------------------------- production defaults
+  const prod = pool(get('production/mixed/'))
+  console.log(`\n### Production defaults vs recommended (mixed attackers)\n\n| settings | wrong accepted | wrong standing | honest rejected | compute / job |\n|---|---|---|---|---|\n| defaults (uniform first draw) | ${rate(prod.wrongAccepted, prod.jobs)} | ${rate(prod.wrongStanding, prod.jobs)} | ${rate(prod.honestRejected, prod.honestVotes)} | ${prod.compute.toFixed(2)} |\n| recommended (newcomerShare 0.05) | ${rate(mixed.wrongAccepted, mixed.jobs)} | ${rate(mixed.wrongStanding, mixed.jobs)} | ${rate(mixed.honestRejected, mixed.honestVotes)} | ${mixed.compute.toFixed(2)} |`)
+
+  // ---------------------------------------------------------------- frontier
+  const sweepRows: string[] = []
+  const series: Series[] = []
+  const colours = ['#1f77b4', '#ff7f0e']
+  probations.forEach((probation, i) => {
+    const answer: Series = { label: `answer time, probation ${probation}`, colour: colours[i], points: [] }
+    const standing: Series = { label: `standing, probation ${probation}`, colour: colours[i], dashed: true, points: [] }
+    for (const floorRecheck of rechecks) {
+      const p = pool(get(`sweep/${floorRecheck}/${probation}/`))
+      sweepRows.push(`| ${floorRecheck} | ${probation} | ${p.compute.toFixed(2)} | ${rate(p.wrongAccepted, p.jobs)} | ${rate(p.wrongStanding, p.jobs)} | ${per(p.attackerRight, p.attackerWrong)} | ${rate(p.honestRejected, p.honestVotes)} |`)
+      answer.points.push({ x: p.compute, y: p.wrongAccepted / p.jobs, note: i === 0 ? `${floorRecheck}` : undefined })
+      standing.points.push({ x: p.compute, y: p.wrongStanding / p.jobs })
+    }
+    series.push(answer, standing)
+  })
+  const fixed = pool(get('sweep/fixed/'))
+  sweepRows.push(`| fixed 3 replicas, quorum 2 | – | ${fixed.compute.toFixed(2)} | ${rate(fixed.wrongAccepted, fixed.jobs)} | ${rate(fixed.wrongStanding, fixed.jobs)} | ${per(fixed.attackerRight, fixed.attackerWrong)} | ${rate(fixed.honestRejected, fixed.honestVotes)} |`)
+  series.push({ label: 'fixed 3 replicas, quorum 2', colour: '#2ca02c', points: [{ x: fixed.compute, y: fixed.wrongAccepted / fixed.jobs }] })
+  console.log(`\n### Frontier: strategic attackers (colluding, patient, sparse, whitewashing) at f = 0.2, newcomerShare 0.05, seeds ${sweepSeeds.join(', ')}\n\n| recheck rate | probation | compute / job | wrong accepted (answer time) | wrong standing | attacker right votes per wrong | honest rejected |\n|---|---|---|---|---|---|---|\n${sweepRows.join('\n')}`)
+  writeFileSync(svg, lineChart({
+    title: 'Wrong answers accepted vs compute (strategic attackers, f = 0.2)',
+    xLabel: 'compute per job (dispatches, canaries and re-verification included)',
+    yLabel: 'wrong answers per job',
+    series,
+    goals: [{ y: 1e-5, label: 'goal at answer time 1e-5' }, { y: 1e-6, label: 'goal standing 1e-6' }],
+    xGoal: { x: 1.3, label: '1.3×' },
+    yZero: 1e-7
+  }))
+  console.log(`\n(chart: ${svg}; points on the "none seen" row saw none in ${sweepSeeds.length * jobs} jobs, i.e. below ${(3 / (sweepSeeds.length * jobs)).toExponential(0)} at 95 %; labels are recheck rates)`)
+
+  // ---------------------------------------------------------------- backend fault
+  const faultRow = (label: string, rs: SimResult[]): string => {
+    const p = pool(rs)
+    const fb = rs.map((r) => r.faultBackend!)
+    const peers = fb.reduce((a, b) => a + b.peers, 0)
+    const flagged = fb.reduce((a, b) => a + b.flagged, 0)
+    const first = fb.map((b) => b.firstFlagHours).filter((h): h is number => h !== null)
+    return `| ${label} | ${rate(p.wrongAccepted, p.jobs)} | ${rate(p.wrongStanding, p.jobs)} | ${flagged}/${peers} | ${first.length === 0 ? '–' : (first.reduce((a, b) => a + b, 0) / first.length).toFixed(1)} h | ${p.honestFlagged} | ${p.compute.toFixed(2)} |`
+  }
+  console.log(`\n### A backend wrong the same way on every peer (WebGPU; no attackers; recommended settings; seeds ${seeds.join('–')})\n\n| fault | wrong accepted | wrong standing | WebGPU peers flagged | first flag after | other honest peers flagged | compute / job |\n|---|---|---|---|---|---|---|\n${faultRow('every input', get('fault/all/'))}\n${faultRow('5 % of inputs', get('fault/some/'))}`)
+
+  // ---------------------------------------------------------------- settlement hook
+  const settle = pool(get('settle/strategic/'))
+  const strategic = pooledByKind.get('strategic')!
+  console.log(`\n### Settlement hook: re-verification remembering every job instead of the last 128 (strategic attackers)\n\n| memory | wrong accepted | retracted | wrong standing | compute / job |\n|---|---|---|---|---|\n| 128 jobs (trust.ts today) | ${rate(strategic.wrongAccepted, strategic.jobs)} | ${strategic.retracted} | ${rate(strategic.wrongStanding, strategic.jobs)} | ${strategic.compute.toFixed(2)} |\n| every job | ${rate(settle.wrongAccepted, settle.jobs)} | ${settle.retracted} | ${rate(settle.wrongStanding, settle.jobs)} | ${settle.compute.toFixed(2)} |`)
+
+  writeFileSync(out, JSON.stringify([...results.entries()].map(([id, r]) => ({ id, ...r })), null, 1) + '\n')
+  console.log(`\nwrote ${out} and ${svg}`)
 }
 
-const out = args.out ?? 'sim/results.json'
-writeFileSync(out, JSON.stringify(results, null, 2) + '\n')
-console.log(`\nwrote ${out}`)
+// ---------------------------------------------------------------- child: run what the parent sends
+if (process.argv.includes('--child')) {
+  process.on('message', (task: Task) => {
+    const result = runSim(task.options)
+    process.send?.({ id: task.id, result })
+  })
+} else {
+  await main()
+}

@@ -1,42 +1,39 @@
 import { describe, it, expect } from 'vitest'
-import { runSim } from './world.js'
-import type { SimOptions } from './world.js'
+import { defaultOptions, runSim } from './world.js'
 
-const base: SimOptions = {
-  seed: 3,
-  jobs: 3000,
-  peers: 100,
-  f: 0.2,
-  adversary: 'colluding',
-  canaryRate: 0.05,
-  floorRecheck: 0.1,
-  probation: 10,
-  newcomerReplicas: 3,
-  probationRecheck: 1,
-  establishedAfter: 20,
-  maxInvalid: 2,
-  patience: 0,
-  tail: 0,
-  outputSize: 16,
-  reverify: 64,
-  policy: { kind: 'exact' }
-}
+// small and seeded; `npm run sim` runs the long ones
+const small = { jobs: 2500, online: 60, seed: 3 }
 
 describe('simulation (small, seeded)', () => {
-  it('plain majority accepts colluders\' answers; the trust layer does not, at lower replication', () => {
-    const plain = runSim({ ...base, baseline: { replicas: 5, quorum: 3 } })
-    const trusted = runSim(base)
-    expect(plain.wrongAcceptRate).toBeGreaterThan(0.01)
-    expect(trusted.wrongAcceptRate).toBeLessThan(plain.wrongAcceptRate / 10)
-    // most of 3000 jobs are still in the newcomer phase: the long run (npm run sim) reaches ~1.3
-    expect(trusted.replicasPerJob).toBeLessThan(plain.replicasPerJob / 2)
-    expect(trusted.honestFlagged).toBe(0)
+  it('drives the production job run: liars are flagged, honest peers never, newcomers cost little compute', () => {
+    const r = runSim(defaultOptions({ ...small, attacker: 'mixed', adaptive: { newcomerShare: 0.05 } }))
+    expect(r.honestFlagged).toBe(0)
+    expect(r.honestRejected).toBe(0)
+    expect(r.byKind['always-wrong'].flagged).toBe(r.byKind['always-wrong'].identities)
+    expect(r.byKind.silent.flagged).toBe(0) // silent is slow, never a cheat
+    expect(r.accepted).toBeGreaterThan(r.realJobs * 0.99)
+    // uniform first draws send most jobs to newcomers (3 replicas and a recheck each)
+    const uniform = runSim(defaultOptions({ ...small, attacker: 'mixed' }))
+    expect(r.computePerJob).toBeLessThan(uniform.computePerJob / 1.5)
+  })
+
+  it('whitewashers come back with fresh identities; fixed 3-of-2 jobs cost more than adaptive ones', () => {
+    const r = runSim(defaultOptions({ ...small, jobs: 4000, attacker: 'whitewash-once', adaptive: { newcomerShare: 0.2 }, trust: { establishedAfter: 5 } }))
+    expect(r.freshIdentities).toBeGreaterThan(0)
+    const fixed = runSim(defaultOptions({ ...small, jobs: 1000, attacker: 'colluding', fixed: { replicas: 3, quorum: 2 } }))
+    expect(fixed.realDispatchesPerJob).toBeGreaterThanOrEqual(3)
+  })
+
+  it('a backend wrong the same way everywhere is outvoted by the others: its peers are flagged, no one else', () => {
+    const r = runSim(defaultOptions({ ...small, attacker: 'none', adaptive: { newcomerShare: 0.05 }, backendFault: { backend: 'ort-web/webgpu', rate: 1 } }))
+    expect(r.faultBackend!.flagged).toBeGreaterThan(0)
+    expect(r.honestFlagged).toBe(0)
+    expect(r.wrongStanding).toBe(0)
   })
 
   it('is deterministic for a seed', () => {
-    const a = runSim({ ...base, jobs: 500 })
-    const b = runSim({ ...base, jobs: 500 })
-    expect(a.wrongAccepted).toBe(b.wrongAccepted)
-    expect(a.replicasPerJob).toBe(b.replicasPerJob)
+    const a = runSim(defaultOptions({ ...small, jobs: 400, attacker: 'strategic' }))
+    const b = runSim(defaultOptions({ ...small, jobs: 400, attacker: 'strategic' }))
+    expect({ ...a, ms: 0 }).toEqual({ ...b, ms: 0 })
   })
 })

@@ -1,457 +1,633 @@
 /**
- * One seeded simulation run: a requester issuing jobs to a population of
- * peers, a fraction of them adversarial, with the REAL trust code deciding:
- * planReplication / escalationPlan / judgeJob (which runs tally and
- * outputsAgree), ReputationBook, CanarySchedule / judgeCanary, onePerGroup.
+ * One seeded simulation run: a requester issuing jobs, for simulated days,
+ * to a churning population of peers, a fraction of them adversarial. What
+ * decides is the production code, driven the way src/jobs drives it:
+ * planJob / peersFor / JobRun (the acceptance state machine), ReputationBook,
+ * CanarySchedule / judgeCanary, and the flag → re-verify → retract loop of
+ * src/jobs/trust.ts (2-of-2 re-runs of the flagged peer's remembered jobs).
  *
- * Not simulated: signatures and the network (votes are well-formed ballots;
- * vote/receipt binding and replay are covered by unit tests), timing other
- * than "answered before the deadline or not".
+ * Modelled: peer lifetimes (visitors for minutes, extensions and Node
+ * workers for days), four numeric classes with the measured float gaps,
+ * per-replica timeouts, fresh identities (whitewashing), a coalition that
+ * remembers inputs (so a colluding checker repeats the coalition's lie), a
+ * backend that is wrong the same way on every peer.
+ * Not modelled: signatures, the network and its latency (an answer comes in
+ * time or not at all), several requesters (observations), Sybil groups
+ * (every peer its own group: the worst case).
  */
-import { CanarySchedule, judgeCanary } from '../src/consensus/canary.js'
+import { CanarySchedule } from '../src/consensus/canary.js'
 import { outputsAgree } from '../src/consensus/compare.js'
-import { escalationPlan, judgeJob, planReplication } from '../src/consensus/replication.js'
+import { JobRun, peersFor } from '../src/consensus/jobrun.js'
+import { planJob } from '../src/consensus/replication.js'
 import { ReputationBook } from '../src/consensus/reputation.js'
 import { createRng } from '../src/consensus/select.js'
-import { tally } from '../src/consensus/tally.js'
 import { createTensor, hashTensors } from '../src/tensor/index.js'
-import type { Candidate, ReplicationPlan } from '../src/consensus/replication.js'
+import type { AcceptAction, JobRunAction, JobRunEvent } from '../src/consensus/jobrun.js'
+import type { AdaptiveOptions, Candidate, PlanMode } from '../src/consensus/replication.js'
+import type { ReputationInit } from '../src/consensus/reputation.js'
 import type { Rng } from '../src/consensus/select.js'
 import type { Ballot, ComparisonPolicy, NumericClass } from '../src/consensus/types.js'
 import type { NamedTensors } from '../src/tensor/index.js'
 
-export type AdversaryKind = 'always-wrong' | 'colluding' | 'noise' | 'slow' | 'silent' | 'copying'
-export const ADVERSARY_KINDS: readonly AdversaryKind[] = ['always-wrong', 'colluding', 'noise', 'slow', 'silent', 'copying']
-export type PeerKind = 'honest' | AdversaryKind
+export type AttackerKind = 'always-wrong' | 'colluding' | 'patient' | 'sparse' | 'whitewash-flag' | 'whitewash-once' | 'copying' | 'noise' | 'slow' | 'silent'
+export const ATTACKER_KINDS: readonly AttackerKind[] = ['always-wrong', 'colluding', 'patient', 'sparse', 'whitewash-flag', 'whitewash-once', 'copying', 'noise', 'slow', 'silent']
+/** Kinds that share one coalition: they remember the inputs they lied on and repeat the lie when asked to check. */
+export const STRATEGIC_KINDS: readonly AttackerKind[] = ['colluding', 'patient', 'sparse', 'whitewash-flag', 'whitewash-once']
+const COALITION = new Set<AttackerKind>(STRATEGIC_KINDS)
+
+export type Surface = 'visitor' | 'extension' | 'node'
+export type PeerKind = 'honest' | AttackerKind
 
 /**
  * Numeric classes and how far their outputs sit from the ORT-web WASM
- * 1-thread reference, per NOTES.md "Determinism": WASM 2+ threads up to
- * 8.6e-6, WebGPU up to 3.6e-5, onnxruntime-node 6e-8 typically and up to
- * 3.4e-5 on some models. Same class and job: bit-identical outputs.
+ * 1-thread reference, per NOTES.md "Determinism". Same class and job:
+ * bit-identical outputs. Browser surfaces draw among the first three.
  */
-export const CLASSES: ReadonlyArray<{ numericClass: NumericClass, share: number, maxAbs: number, smallAbs?: number }> = [
-  { numericClass: 'ort-web/wasm/t1/chromium', share: 0.3, maxAbs: 0 },
-  { numericClass: 'ort-web/wasm/t2/chromium', share: 0.25, maxAbs: 8.6e-6 },
-  { numericClass: 'ort-web/webgpu/t1/chromium', share: 0.25, maxAbs: 3.6e-5 },
-  { numericClass: 'ort-node/cpu/t4/node', share: 0.2, maxAbs: 3.4e-5, smallAbs: 6e-8 }
+export const CLASSES: ReadonlyArray<{ numericClass: NumericClass, maxAbs: number, smallAbs?: number }> = [
+  { numericClass: 'ort-web/wasm/t1/chromium', maxAbs: 0 },
+  { numericClass: 'ort-web/wasm/t2/chromium', maxAbs: 8.6e-6 },
+  { numericClass: 'ort-web/webgpu/t1/chromium', maxAbs: 3.6e-5 },
+  { numericClass: 'ort-node/cpu/t4/node', maxAbs: 3.4e-5, smallAbs: 6e-8 }
 ]
-const REFERENCE_CLASS = CLASSES[0].numericClass
+const BROWSER_CLASS_SHARES = [0.35, 0.35, 0.3]
+/** The requester computes canaries' known answers in its own runtime. */
+export const REQUESTER_CLASS = CLASSES[0].numericClass
 
 export interface SimOptions {
   seed: number
+  /** Real jobs issued (canaries and re-verification come on top). */
   jobs: number
-  peers: number
-  /** Fraction of adversarial peers. */
+  /** Time between real jobs, ms. */
+  jobIntervalMs: number
+  /** Peers online at once. */
+  online: number
+  /** Fraction of online peers that are adversarial. */
   f: number
-  /** One kind, or 'mixed' (equal shares of every kind). */
-  adversary: AdversaryKind | 'mixed'
+  /** One kind, 'mixed' (equal shares of every kind), 'strategic' (equal shares of the coalition's kinds) or 'none'. */
+  attacker: AttackerKind | 'mixed' | 'strategic' | 'none'
+  /** Honest peers: share of the online honest ones and mean session length (ms) per surface; a session is one identity. */
+  surfaces: Record<Surface, { share: number, meanMs: number }>
+  /** Adaptive replication settings (production planReplication). */
+  adaptive: AdaptiveOptions
+  /** Fixed k-of-n instead of adaptive (the CLI's --replicas/--quorum), for comparison. */
+  fixed?: { replicas: number, quorum: number }
+  /** Reputation settings (production ReputationBook). */
+  trust: ReputationInit
   canaryRate: number
-  floorRecheck: number
-  probation: number
-  /** Replicas (all must agree) for a job whose first peer is not established. */
-  newcomerReplicas: number
-  probationRecheck: number
-  establishedAfter: number
-  maxInvalid: number
-  /** Colluders stay honest on their first `patience` dispatches. */
+  /** Accepted jobs the requester remembers for re-verification (trust.ts recentLimit). */
+  recentLimit: number
+  replicaTimeoutMs: number
+  maxReplicas: number
+  /** Chance per solo job that a `sparse` attacker lies. */
+  sparseRate: number
+  /** Solo jobs a strategic attacker stays honest before lying (it assumes the requester's probation). */
   patience: number
+  /** Hook (issue item 5): price of one fresh identity, in honest jobs; only added to the attacker's cost. */
+  identityCost: number
+  /** A backend wrong the same way on every peer: on this fraction of inputs. */
+  backendFault?: { backend: string, rate: number }
   /** Per element probability that an honest deviation is 3x the measured maximum (an unmeasured tail). */
   tail: number
   /** Elements per output tensor. */
   outputSize: number
-  /** Accepted sole votes re-verified when a peer is flagged. */
-  reverify: number
   policy: ComparisonPolicy
-  /** Plain k-of-n majority, no reputation (the baseline the issue quotes). */
-  baseline?: { replicas: number, quorum: number }
+}
+
+export const DAY = 24 * 3600_000
+export const DEFAULT_SURFACES: SimOptions['surfaces'] = {
+  visitor: { share: 0.5, meanMs: 10 * 60_000 },
+  extension: { share: 0.35, meanMs: 2 * DAY },
+  node: { share: 0.15, meanMs: 7 * DAY }
 }
 
 export interface KindStats {
-  peers: number
+  /** Identities that took part (fresh identities of whitewashers included). */
+  identities: number
   flagged: number
-  /** Mean job index at which a peer of this kind was flagged (flagged ones only). */
-  meanJobsToFlag: number | null
-  /** Peers benched at least once for failing to answer. */
-  benched: number
-  votes: number
-  invalidVotes: number
+  /** Mean hours from an identity's arrival to its flag (flagged ones). */
+  meanHoursToFlag: number | null
+  /** Votes that matched the right answer. */
+  rightVotes: number
+  wrongVotes: number
+  /** Real jobs accepted with this kind's wrong answer, at answer time, and still standing at the end. */
+  wrongAccepted: number
+  wrongStanding: number
 }
 
 export interface SimResult {
   options: SimOptions
   realJobs: number
   accepted: number
-  failed: number
-  /** Accepted with an answer that disagrees with the reference under the policy. */
+  failed: Record<string, number>
+  /** Wrong answers accepted at answer time, per real job. */
   wrongAccepted: number
   wrongAcceptRate: number
-  /** Wrong accepts later found by re-verification after a flag (retracted). */
+  /** Of them, retracted by re-verification after a flag. */
   retracted: number
-  /** Honest votes recorded as dissented or canary-failed, over all honest votes. */
-  honestFalseRejectRate: number
-  honestInvalidVotes: number
+  /** Still standing at the end (settlement = every re-verification finished). */
+  wrongStanding: number
+  wrongStandingRate: number
+  /** Right answers retracted by a re-verification that got it wrong. */
+  falseRetractions: number
+  /** Votes of correct honest peers recorded as dissented or canary-failed. */
+  honestRejected: number
   honestVotes: number
-  honestFlagged: number
+  honestRejectRate: number
   honestNearMisses: number
-  /** All dispatches (real, recheck, escalation, replacement, canary, re-verification) per real job. */
-  replicasPerJob: number
-  /** Same, without canaries and re-verification. */
-  realReplicasPerJob: number
+  /** Correct honest peers flagged (the fault backend's peers are counted apart). */
+  honestFlagged: number
+  /** All dispatches, canaries' local runs included, per real job. */
+  computePerJob: number
+  /** Dispatches of real jobs only (their rechecks, replacements and escalation included). */
+  realDispatchesPerJob: number
   canaryJobs: number
-  disputes: number
+  reverifyJobs: number
+  /** Votes by attackers that matched the right answer, and attackers' wrong answers accepted / standing. */
+  attackerRightVotes: number
+  attackerWrongAccepted: number
+  attackerWrongStanding: number
+  /** Right votes by attackers per wrong answer accepted (answer time / standing); null when none was. */
+  attackerRightVotesPerWrong: number | null
+  attackerRightVotesPerStanding: number | null
+  /** Same, with identityCost per fresh identity added. */
+  attackerCostPerWrong: number | null
+  freshIdentities: number
   byKind: Record<string, KindStats>
-  /** Wrong accepts by initial shape and tenth of the run (diagnostics). */
+  /** Wrong accepts by the job's plan: first peer established (solo) or not, recheck planned, disputed. */
   wrongWhy: Record<string, number>
+  /** Peers of the faulty backend: identities, flagged, first flag (hours into the run). */
+  faultBackend?: { peers: number, flagged: number, firstFlagHours: number | null, wrongAccepted: number, wrongStanding: number }
+  hours: number
   ms: number
 }
 
 interface Peer {
   id: string
   kind: PeerKind
+  surface: Surface | 'attacker'
   numericClass: NumericClass
-  group: string
-  dispatches: number
+  joinedAt: number
+  leavesAt: number
+  /** Specs with quorum 1 it has seen (what a strategic attacker counts). */
+  soloSeen: number
+  slot?: number
+  retire?: boolean
   flaggedAt?: number
-  benched: boolean
   lastOutput?: NamedTensors
-  votes: number
-  invalidVotes: number
+}
+
+interface Job {
+  key: number
+  reference: NamedTensors
+  byClass: Map<NumericClass, NamedTensors>
+  faulty: boolean
+  /** The coalition's lie on this input, once one was told. */
+  lie?: NamedTensors
+  /** Who told it (kind), for attribution. */
+  liar?: AttackerKind
 }
 
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
-function peerId (i: number): string {
+function peerIdOf (i: number): string {
   let s = ''
   let n = i + 1
   while (n > 0) { s = B58[n % 58] + s; n = Math.floor(n / 58) }
   return `12D3KooW${s.padStart(6, '1')}`
 }
-
-function hex64 (n: number, salt: string): string {
-  return (salt + n.toString(16)).padStart(64, '0').slice(-64)
-}
-
-interface Job {
-  index: number
-  jobId: string
-  inputHash: string
-  reference: NamedTensors
-  /** Per class honest output (bit-identical within a class). */
-  byClass: Map<NumericClass, NamedTensors>
-  /** Coalition knowledge: colluders that answered and whether they cheated. */
-  coalition?: { answered: boolean, cheat: boolean, wrong: NamedTensors }
-  copierOutput?: NamedTensors
-  canary: boolean
-}
+const hex64 = (n: number): string => n.toString(16).padStart(64, '0')
+const MODEL = 'ab'.repeat(32)
+/** How trust.ts re-runs a remembered job (REVERIFY in src/jobs/trust.ts). */
+const REVERIFY_MODE: PlanMode = { kind: 'fixed', replicas: 3, quorum: 3 }
 
 export function runSim (o: SimOptions): SimResult {
   const t0 = performance.now()
-  const rng: Rng = createRng(o.seed)
-  const noiseRng: Rng = createRng(o.seed + 0.5)
-  const modelHash = 'ab'.repeat(32)
-  const book = new ReputationBook({ establishedAfter: o.establishedAfter, maxInvalid: o.maxInvalid })
+  const worldRng = createRng(o.seed)
+  const requesterRng = createRng(o.seed + 0.25)
+  const noiseRng = createRng(o.seed + 0.5)
+  const attackerRng = createRng(o.seed + 0.75)
+  const book = new ReputationBook(o.trust)
   const schedule = new CanarySchedule({ rate: o.canaryRate })
+  const mode: PlanMode = o.fixed !== undefined ? { kind: 'fixed', ...o.fixed } : { kind: 'adaptive', options: o.adaptive }
+  const exp = (mean: number): number => -Math.log(1 - worldRng()) * mean
 
-  // ---- population
-  const nAdv = Math.round(o.peers * o.f)
-  const kinds: PeerKind[] = []
-  for (let i = 0; i < o.peers; i++) {
-    if (i < nAdv) kinds.push(o.adversary === 'mixed' ? ADVERSARY_KINDS[i % ADVERSARY_KINDS.length] : o.adversary)
-    else kinds.push('honest')
+  // ---------------------------------------------------------------- population
+  const all = new Map<string, Peer>()
+  let online: Peer[] = []
+  let candidates: Candidate[] = []
+  let dirty = true
+  let identities = 0
+  let now = 1_700_000_000_000
+  const start = now
+  const drawClass = (surface: Surface | 'attacker'): NumericClass => {
+    if (surface === 'node' || (surface === 'attacker' && worldRng() < 0.3)) return CLASSES[3].numericClass
+    let r = worldRng()
+    for (let i = 0; i < 3; i++) { if (r < BROWSER_CLASS_SHARES[i]) return CLASSES[i].numericClass; r -= BROWSER_CLASS_SHARES[i] }
+    return CLASSES[2].numericClass
   }
-  // shuffle kinds so ids carry no information
-  for (let i = kinds.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1))
-    const t = kinds[i]; kinds[i] = kinds[j]; kinds[j] = t
+  const spawn = (kind: PeerKind, surface: Surface | 'attacker', lifetime: number, slot?: number): Peer => {
+    const p: Peer = { id: peerIdOf(identities++), kind, surface, numericClass: drawClass(surface), joinedAt: now, leavesAt: now + lifetime, soloSeen: 0, slot }
+    all.set(p.id, p)
+    online.push(p)
+    dirty = true
+    return p
   }
-  const peers: Peer[] = kinds.map((kind, i) => {
-    let r = rng()
-    let numericClass = CLASSES[CLASSES.length - 1].numericClass
-    for (const c of CLASSES) { if (r < c.share) { numericClass = c.numericClass; break } r -= c.share }
-    // Worst case for grouping: every adversary sits in its own network.
-    return { id: peerId(i), kind, numericClass, group: `net:${i}`, dispatches: 0, benched: false, votes: 0, invalidVotes: 0 }
-  })
-  const byId = new Map(peers.map((p) => [p.id, p]))
-  const candidates: Candidate[] = peers.map((p) => ({ peerId: p.id, numericClass: p.numericClass, group: p.group }))
+  const nAtt = o.attacker === 'none' ? 0 : Math.round(o.online * o.f)
+  const nHonest = o.online - nAtt
+  const surfaces = Object.keys(o.surfaces) as Surface[]
+  const arrivalMean: Record<string, number> = {}
+  const nextArrival: Record<string, number> = {}
+  for (const s of surfaces) {
+    const n = nHonest * o.surfaces[s].share
+    for (let i = 0; i < Math.round(n); i++) spawn('honest', s, exp(o.surfaces[s].meanMs))
+    arrivalMean[s] = n > 0 ? o.surfaces[s].meanMs / n : Infinity
+    nextArrival[s] = now + exp(arrivalMean[s])
+  }
+  const slotKind = (slot: number): AttackerKind => (o.attacker === 'mixed'
+    ? ATTACKER_KINDS[slot % ATTACKER_KINDS.length]
+    : o.attacker === 'strategic' ? STRATEGIC_KINDS[slot % STRATEGIC_KINDS.length] : o.attacker as AttackerKind)
+  let freshIdentities = 0
+  for (let slot = 0; slot < nAtt; slot++) spawn(slotKind(slot), 'attacker', Infinity, slot)
+  const replaceIdentity = (p: Peer): void => {
+    // whitewashing: the slot's next identity starts from nothing
+    p.leavesAt = now
+    p.retire = true
+    dirty = true
+    freshIdentities++
+    spawn(p.kind, 'attacker', Infinity, p.slot)
+  }
+  const refresh = (): void => {
+    while (true) {
+      let s: Surface | undefined
+      for (const k of surfaces) if (nextArrival[k] <= now && (s === undefined || nextArrival[k] < nextArrival[s])) s = k
+      if (s === undefined) break
+      spawn('honest', s, exp(o.surfaces[s].meanMs))
+      nextArrival[s] += exp(arrivalMean[s])
+    }
+    if (dirty || online.some((p) => p.leavesAt <= now)) {
+      online = online.filter((p) => p.leavesAt > now)
+      candidates = online.map((p) => ({ peerId: p.id, numericClass: p.numericClass }))
+      dirty = false
+    }
+  }
 
-  // ---- outputs
+  // ---------------------------------------------------------------- outputs
   const L = o.outputSize
-  const makeReference = (): Float32Array => {
+  const tensors = (d: Float32Array): NamedTensors => ({ y: createTensor('float32', [L], d) })
+  const hashes = new WeakMap<NamedTensors, string>()
+  const hashOf = (t: NamedTensors): string => {
+    let h = hashes.get(t)
+    if (h === undefined) { h = hashTensors(t); hashes.set(t, h) }
+    return h
+  }
+  let inputs = 0
+  const newJob = (): Job => {
     const d = new Float32Array(L)
     for (let i = 0; i < L; i++) d[i] = (noiseRng() * 2 - 1) * 4
-    return d
+    const reference = tensors(d)
+    const job: Job = { key: inputs++, reference, byClass: new Map([[CLASSES[0].numericClass, reference]]), faulty: o.backendFault !== undefined && noiseRng() < o.backendFault.rate }
+    return job
   }
-  const t = (d: Float32Array): NamedTensors => ({ y: createTensor('float32', [L], d) })
-  const classOutput = (job: Job, numericClass: NumericClass): NamedTensors => {
+  const shifted = (job: Job, r: Rng): NamedTensors => {
+    const d = new Float32Array(job.reference.y.data as Float32Array)
+    d[Math.floor(r() * L)] += 0.5 + r()
+    return tensors(d)
+  }
+  const faultOutputs = new Map<number, NamedTensors>()
+  const honestOutput = (job: Job, numericClass: NumericClass): NamedTensors => {
+    if (job.faulty && numericClass.startsWith(o.backendFault!.backend + '/')) {
+      let f = faultOutputs.get(job.key)
+      if (f === undefined) { f = shifted(job, noiseRng); faultOutputs.set(job.key, f) }
+      return f
+    }
     let out = job.byClass.get(numericClass)
     if (out !== undefined) return out
     const spec = CLASSES.find((c) => c.numericClass === numericClass)!
     const ref = job.reference.y.data as Float32Array
     const d = new Float32Array(ref)
-    if (spec.maxAbs > 0) {
-      const small = spec.smallAbs !== undefined && noiseRng() < 0.5
-      const max = small ? spec.smallAbs! : spec.maxAbs
-      for (let i = 0; i < L; i++) {
-        const u = noiseRng()
-        let dev = max * u * u * u * (noiseRng() < 0.5 ? -1 : 1)
-        if (o.tail > 0 && noiseRng() < o.tail) dev *= 3
-        d[i] = ref[i] + dev
-      }
+    const max = spec.smallAbs !== undefined && noiseRng() < 0.5 ? spec.smallAbs : spec.maxAbs
+    for (let i = 0; i < L; i++) {
+      const u = noiseRng()
+      let dev = max * u * u * u * (noiseRng() < 0.5 ? -1 : 1)
+      if (o.tail > 0 && noiseRng() < o.tail) dev *= 3
+      d[i] = ref[i] + dev
     }
-    out = t(d)
+    out = tensors(d)
     job.byClass.set(numericClass, out)
     return out
   }
-  const wrongOutput = (job: Job, r: Rng): NamedTensors => {
-    const d = new Float32Array(job.reference.y.data as Float32Array)
-    const i = Math.floor(r() * L)
-    d[i] += 0.5 + r()
-    return t(d)
-  }
+  const isRight = (job: Job, out: NamedTensors, numericClass: NumericClass): boolean =>
+    outputsAgree(job.reference, out, o.policy, CLASSES[0].numericClass, numericClass)
 
-  // ---- stats
-  let dispatchesReal = 0
-  let dispatchesOther = 0
-  let accepted = 0
-  let failed = 0
-  let wrongAccepted = 0
-  let retracted = 0
-  let canaryJobs = 0
-  let disputes = 0
-  let honestVotes = 0
-  let honestInvalid = 0
-  let honestNear = 0
-  let now = 1_700_000_000_000
-  const wrongWhy: Record<string, number> = {}
-  const acceptedJobs = new Map<string, { job: Job, wrong: boolean, agreeing: string[], retracted: boolean }>()
-
-  /** What peer `p` answers when asked for `job` as one of a dispatch with this spec shape. undefined: no answer in time. */
-  const answer = (p: Peer, job: Job, shape: { replicas: number, quorum: number, colludersInDispatch: number }): NamedTensors | undefined => {
-    p.dispatches++
-    const honest = (): NamedTensors => classOutput(job, p.numericClass)
+  // ---------------------------------------------------------------- behaviour
+  /** Coalition members asked, per spec id (they tell each other). */
+  const coalitionAsked = new Map<string, number>()
+  interface Spec { jobId: string, quorum: number }
+  /** undefined: no answer in time. */
+  const answer = (p: Peer, job: Job, spec: Spec): NamedTensors | undefined => {
+    if (spec.quorum === 1) p.soloSeen++
+    const honest = (): NamedTensors => honestOutput(job, p.numericClass)
+    const lie = (kind: AttackerKind): NamedTensors => {
+      job.lie ??= shifted(job, attackerRng)
+      job.liar ??= kind
+      return job.lie
+    }
+    if (p.kind !== 'honest' && COALITION.has(p.kind) && job.lie !== undefined) return job.lie
     switch (p.kind) {
       case 'honest': return honest()
       case 'silent': return undefined
-      case 'slow': return rng() < 0.7 ? undefined : honest()
-      case 'always-wrong': return wrongOutput(job, rng)
-      case 'noise': return rng() < 0.3 ? wrongOutput(job, rng) : honest()
+      case 'slow': return attackerRng() < 0.7 ? undefined : honest()
+      case 'always-wrong': return shifted(job, attackerRng)
+      case 'noise': return attackerRng() < 0.3 ? shifted(job, attackerRng) : honest()
       case 'copying': {
-        // Lazy: half the time re-signs whatever it answered last (stale, wrong),
-        // unless a fellow copier already computed this job.
-        if (job.copierOutput !== undefined) return job.copierOutput
-        if (rng() < 0.5 && p.lastOutput !== undefined) return p.lastOutput
-        const out = honest()
-        job.copierOutput = out
-        p.lastOutput = out
-        return out
+        // lazy: half the time re-signs whatever it answered last
+        if (attackerRng() < 0.5 && p.lastOutput !== undefined) return p.lastOutput
+        p.lastOutput = honest()
+        return p.lastOutput
       }
-      case 'colluding': {
-        if (p.dispatches <= o.patience) return honest()
-        const c = job.coalition ??= { answered: false, cheat: false, wrong: wrongOutput(job, rng) }
-        if (!c.answered) {
-          // Cheat only when the coalition holds the quorum of what this dispatch's JobSpec shows.
-          c.cheat = shape.colludersInDispatch >= shape.quorum
-          c.answered = true
+      case 'colluding':
+        // cheats whenever the coalition holds the quorum the spec shows
+        return (coalitionAsked.get(spec.jobId) ?? 0) >= spec.quorum ? lie(p.kind) : honest()
+      case 'patient':
+      case 'whitewash-flag':
+        return spec.quorum === 1 && p.soloSeen > o.patience ? lie(p.kind) : honest()
+      case 'whitewash-once':
+        if (spec.quorum === 1 && p.soloSeen > o.patience) {
+          p.retire = true
+          return lie(p.kind)
         }
-        return c.cheat ? c.wrong : honest()
-      }
+        return honest()
+      case 'sparse':
+        return spec.quorum === 1 && p.soloSeen > o.patience && attackerRng() < o.sparseRate ? lie(p.kind) : honest()
     }
   }
 
-  const ballotOf = (p: Peer, output: NamedTensors, jobId: string): Ballot => ({
-    vote: { body: { v: 1, jobId, modelHash, inputHash: jobId, outputHash: hashTensors(output), numericClass: p.numericClass, peerId: p.id, signedAt: now }, signature: new Uint8Array([1]), publicKey: new Uint8Array([1]) },
+  // ---------------------------------------------------------------- stats
+  const byKind: Record<string, KindStats> = {}
+  const kindStats = (k: string): KindStats => (byKind[k] ??= { identities: 0, flagged: 0, meanHoursToFlag: null, rightVotes: 0, wrongVotes: 0, wrongAccepted: 0, wrongStanding: 0 })
+  let honestVotes = 0
+  let honestRejected = 0
+  let honestNear = 0
+  let faultFirstFlag: number | undefined
+  let dispatchesReal = 0
+  let dispatchesOther = 0
+  let canaryJobs = 0
+  let reverifyJobs = 0
+  const isFaultPeer = (p: Peer): boolean => o.backendFault !== undefined && p.numericClass.startsWith(o.backendFault.backend + '/')
+  /** Peers whose remembered work is to be re-run (trust.ts queueReverify), in order. */
+  const reverifyQueue: Peer[] = []
+  const flaggedIds = new Set<string>()
+  let specs = 0
+
+  const record = (a: Extract<JobRunAction, { type: 'record' }>, job: Job, votes: Map<string, NamedTensors>, seen: { flagged: Peer[], outvoted: Peer[] }): void => {
+    const p = all.get(a.peerId)!
+    if (a.outcome === 'dissented') seen.outvoted.push(p)
+    const out = votes.get(a.peerId)
+    if (a.outcome !== 'failed-to-answer' && out !== undefined) {
+      const right = isRight(job, out, p.numericClass)
+      if (p.kind === 'honest') {
+        if (right) {
+          honestVotes++
+          if (a.outcome === 'dissented' || a.outcome === 'canary-failed') honestRejected++
+          if (a.outcome === 'near-miss') honestNear++
+        }
+      } else {
+        const s = kindStats(p.kind)
+        if (right) s.rightVotes++
+        else s.wrongVotes++
+      }
+    }
+    if (book.record(a.peerId, a.outcome, { modelHash: MODEL, numericClass: a.numericClass, jobId: a.jobId, at: now, sole: a.sole })) {
+      p.flaggedAt = now
+      flaggedIds.add(p.id)
+      if (isFaultPeer(p) && p.kind === 'honest') faultFirstFlag ??= now
+      seen.flagged.push(p)
+      if (p.kind === 'whitewash-flag' && !p.retire) replaceIdentity(p)
+    }
+  }
+
+  /** One job through planJob + JobRun, answered by the simulated peers. */
+  let lastShape = ''
+  const runJob = (job: Job, planMode: PlanMode, opts: { canary?: boolean, firstWeight?: (peerId: string) => number, exclude?: ReadonlySet<string>, count: (n: number) => void, seen: { flagged: Peer[], outvoted: Peer[] } }): AcceptAction | undefined => {
+    const pool = opts.exclude === undefined ? candidates : candidates.filter((c) => !opts.exclude!.has(c.peerId))
+    let plan
+    try {
+      plan = planJob(planMode, { book, candidates: pool, modelHash: MODEL, rng: requesterRng, now, firstWeight: opts.firstWeight, exclude: opts.exclude })
+    } catch {
+      plan = undefined
+    }
+    if (plan === undefined) return undefined
+    const mainId = hex64(++specs)
+    const canary = opts.canary === true ? { modelHash: MODEL, inputHash: hex64(job.key), expected: honestOutput(job, REQUESTER_CLASS), expectedClass: REQUESTER_CLASS, policy: o.policy } : undefined
+    const run = new JobRun({ jobId: mainId, policy: o.policy, quorum: plan.quorum, replicas: plan.peers.length, recheck: plan.recheck, maxReplicas: o.maxReplicas, replicaTimeoutMs: o.replicaTimeoutMs, canary })
+    const votes = new Map<string, NamedTensors>()
+    const events: JobRunEvent[] = []
+    let t = now
+    let result: AcceptAction | undefined
+    const queue: JobRunAction[] = run.start()
+    for (;;) {
+      while (queue.length > 0) {
+        const a = queue.shift()!
+        switch (a.type) {
+          case 'dispatch': {
+            const peers = a.reason === 'initial' ? plan.peers : peersFor(run, a, { book, candidates: pool, modelHash: MODEL, rng: requesterRng, now: t }).slice(0, a.count)
+            const spec: Spec = a.job === 'recheck' ? { jobId: hex64(++specs), quorum: 1 } : { jobId: mainId, quorum: plan.quorum }
+            queue.push(...run.step({ type: 'dispatched', at: t, jobId: spec.jobId, reason: a.reason, peers }))
+            opts.count(peers.length)
+            for (const id of peers) {
+              const p = all.get(id)!
+              if (p.kind !== 'honest' && COALITION.has(p.kind)) coalitionAsked.set(spec.jobId, (coalitionAsked.get(spec.jobId) ?? 0) + 1)
+            }
+            for (const id of peers) {
+              const p = all.get(id)!
+              const out = answer(p, job, spec)
+              if (out === undefined) continue
+              votes.set(id, out)
+              events.push({ type: 'vote', at: t, ballot: ballotOf(p, out, spec.jobId, t) })
+            }
+            break
+          }
+          case 'record': record(a, job, votes, opts.seen); break
+          case 'accept': result = a; break
+          default: break
+        }
+      }
+      if (run.decided) break
+      const next = events.shift()
+      if (next !== undefined) {
+        queue.push(...run.step(next))
+      } else {
+        const due = run.nextTimeout()
+        if (due === undefined) throw new Error('job run waiting with nothing in flight')
+        t = due
+        queue.push(...run.step({ type: 'tick', at: t }))
+      }
+    }
+    for (const id of run.dispatched) { const p = all.get(id)!; if (p.retire === true && p.leavesAt > now && p.kind === 'whitewash-once') replaceIdentity(p) }
+    lastShape = `${plan.established ? 'solo' : 'newcomer'}${plan.recheck ? '+recheck' : ''}${result?.recheckSkipped === true ? '(skipped)' : ''}${result?.disputed === true ? '+disputed' : ''}`
+    return result
+  }
+
+  const ballotOf = (p: Peer, output: NamedTensors, jobId: string, at: number): Ballot => ({
+    vote: { body: { v: 1, jobId, modelHash: MODEL, inputHash: jobId, outputHash: hashOf(output), numericClass: p.numericClass, peerId: p.id, signedAt: at }, signature: new Uint8Array([1]), publicKey: new Uint8Array([1]) },
     output
   })
 
-  const countVote = (p: Peer, invalid: boolean): void => {
-    p.votes++
-    if (invalid) p.invalidVotes++
-    if (p.kind === 'honest') { honestVotes++; if (invalid) honestInvalid++ }
-  }
+  // ---------------------------------------------------------------- the requester (trust.ts)
+  const recent = new Map<string, { job: Job, output: NamedTensors, numericClass: NumericClass, reverified: boolean }>()
+  const accepted = new Map<string, { wrong: boolean, retracted: boolean, kind: string }>()
+  let wrongAccepted = 0
+  let retracted = 0
+  let falseRetractions = 0
+  const failed: Record<string, number> = {}
+  const wrongWhy: Record<string, number> = {}
 
-  const onFlag = (peer: Peer, jobIndex: number): void => {
-    if (peer.flaggedAt !== undefined) return
-    peer.flaggedAt = jobIndex
-    // Re-verify its most recent sole-accepted jobs with an established peer.
-    const recent = book.recentAccepted(peer.id).slice(0, o.reverify)
-    for (const a of recent) {
-      const rec = acceptedJobs.get(a.jobId)
-      if (rec === undefined || rec.retracted) continue
-      const checkers = escalationPlan({ book, candidates, modelHash, rng, now, tried: new Set(rec.agreeing), voterClasses: [], count: 1 })
-      for (const cid of checkers) {
-        dispatchesOther++
-        const cp = byId.get(cid)!
-        const out = answer(cp, rec.job, { replicas: 1, quorum: 1, colludersInDispatch: cp.kind === 'colluding' ? 1 : 0 })
-        if (out === undefined) continue
-        const acceptedOut = rec.job.byClass.get('accepted')!
-        if (!outputsAgree(acceptedOut, out, o.policy, 'accepted', cp.numericClass)) {
-          // Three-way check against a second established peer before retracting.
-          const more = escalationPlan({ book, candidates, modelHash, rng, now, tried: new Set([...rec.agreeing, cid]), voterClasses: [cp.numericClass], count: 1 })
-          for (const mid of more) {
-            dispatchesOther++
-            const mp = byId.get(mid)!
-            const out2 = answer(mp, rec.job, { replicas: 1, quorum: 1, colludersInDispatch: mp.kind === 'colluding' ? 1 : 0 })
-            if (out2 !== undefined && outputsAgree(out, out2, o.policy, cp.numericClass, mp.numericClass)) {
-              rec.retracted = true
-              if (rec.wrong) retracted++
-              for (const other of rec.agreeing) {
-                if (other === peer.id) continue
-                const op = byId.get(other)!
-                countVote(op, true)
-                if (book.record(other, 'dissented', { modelHash, numericClass: op.numericClass, at: now })) onFlag(op, jobIndex)
-              }
-            }
-          }
+  const reverify = (p: Peer): void => {
+    for (const a of book.recentAccepted(p.id)) {
+      const r = recent.get(a.jobId)
+      if (r === undefined || r.reverified) continue
+      r.reverified = true
+      const exclude = new Set([...flaggedIds, p.id])
+      reverifyJobs++
+      const seen = { flagged: [], outvoted: [] }
+      const again = runJob(r.job, REVERIFY_MODE, { exclude, count: (n) => { dispatchesOther += n }, seen })
+      reverifyQueue.push(...seen.flagged)
+      if (again === undefined) continue
+      if (!outputsAgree(again.output, r.output, o.policy, again.numericClass, r.numericClass)) {
+        const acc = accepted.get(a.jobId)!
+        if (!acc.retracted) {
+          acc.retracted = true
+          if (acc.wrong) { retracted++; kindStats(acc.kind).wrongStanding-- } else falseRetractions++
         }
       }
     }
   }
 
-  const record = (p: Peer, outcome: Parameters<ReputationBook['record']>[1], jobId: string, jobIndex: number, sole = false): void => {
-    if (outcome !== 'failed-to-answer') countVote(p, outcome === 'dissented' || outcome === 'canary-failed')
-    if (outcome === 'near-miss' && p.kind === 'honest') honestNear++
-    const flagged = book.record(p.id, outcome, { modelHash, numericClass: p.numericClass, jobId, at: now, sole })
-    if (!book.isSelectable(p.id, now) && outcome === 'failed-to-answer') p.benched = true
-    if (flagged) onFlag(p, jobIndex)
-  }
-
-  let issued = 0
-  let realIndex = 0
-  while (realIndex < o.jobs) {
-    now += 1000
-    const isCanary = o.baseline === undefined && schedule.next(rng)
-    issued++
-    const job: Job = {
-      index: realIndex,
-      jobId: hex64(issued, 'j'),
-      inputHash: hex64(issued, 'i'),
-      reference: t(makeReference()),
-      byClass: new Map(),
-      canary: isCanary
-    }
-    job.byClass.set(REFERENCE_CLASS, job.reference)
-    if (isCanary) canaryJobs++
-
-    let plan: ReplicationPlan | undefined
-    if (o.baseline !== undefined) {
-      const pool = candidates.filter((c) => book.isSelectable(c.peerId, now))
-      const picked: string[] = []
-      while (picked.length < o.baseline.replicas && picked.length < pool.length) {
-        const c = pool[Math.floor(rng() * pool.length)]
-        if (!picked.includes(c.peerId)) picked.push(c.peerId)
-      }
-      plan = { peers: picked, replicas: picked.length, quorum: o.baseline.quorum, recheck: false, established: false }
+  let realJobs = 0
+  while (realJobs < o.jobs) {
+    now = start + realJobs * o.jobIntervalMs
+    refresh()
+    const job = newJob()
+    realJobs++
+    const seen: { flagged: Peer[], outvoted: Peer[] } = { flagged: [], outvoted: [] }
+    const result = runJob(job, mode, { count: (n) => { dispatchesReal += n }, seen })
+    // trust.ts request(): flagged peers, then outvoted ones (suspects), are queued for re-verification
+    reverifyQueue.push(...seen.flagged, ...new Set(seen.outvoted.filter((p) => !seen.flagged.includes(p))))
+    if (result === undefined) {
+      const reason = candidates.length === 0 ? 'no-peers' : 'no-answer'
+      failed[reason] = (failed[reason] ?? 0) + 1
     } else {
-      plan = planReplication({
-        book, candidates, modelHash, rng, now, floorRecheck: o.floorRecheck, probation: o.probation, probationRecheck: o.probationRecheck, base: { replicas: o.newcomerReplicas, quorum: o.newcomerReplicas },
-        firstWeight: isCanary ? schedule.firstWeight(book) : undefined
-      })
-    }
-    if (plan === undefined) throw new Error('no selectable peers left')
-
-    const ballots: Ballot[] = []
-    const tried = new Set<string>()
-    let dispatched = 0
-    const dispatch = (ids: string[], shape: { replicas: number, quorum: number }, jobId: string): void => {
-      const colluders = ids.filter((id) => byId.get(id)!.kind === 'colluding').length
-      for (const id of ids) {
-        const p = byId.get(id)!
-        tried.add(id)
-        dispatched++
-        if (isCanary) dispatchesOther++
-        else dispatchesReal++
-        const out = answer(p, job, { ...shape, colludersInDispatch: colluders })
-        if (out === undefined) record(p, 'failed-to-answer', jobId, realIndex)
-        else ballots.push(ballotOf(p, out, jobId))
-      }
-    }
-    dispatch(plan.peers, plan, job.jobId)
-
-    if (isCanary) {
-      // Same shape as a real job, recheck included; every voter judged against the known answer.
-      if (plan.recheck) dispatch(escalationPlan({ book, candidates, modelHash, rng, now, tried, voterClasses: [], count: 1 }), { replicas: 1, quorum: 1 }, hex64(issued, 'r'))
-      const c = { modelHash, inputHash: job.inputHash, expected: job.reference, expectedClass: REFERENCE_CLASS, policy: o.policy }
-      for (const b of ballots) record(byId.get(b.vote.body.peerId)!, judgeCanary(c, b.output, b.vote.body.numericClass), b.vote.body.jobId, realIndex)
-      continue
-    }
-
-    if (o.baseline !== undefined) {
-      const r = tally({ ballots, policy: o.policy, quorum: plan.quorum })
-      if (r.status === 'accepted') {
-        accepted++
-        if (!outputsAgree(job.reference, r.output, o.policy, REFERENCE_CLASS, r.numericClass)) wrongAccepted++
-      } else {
-        failed++
-      }
-      realIndex++
-      continue
-    }
-
-    let recheckPending = plan.recheck
-    for (;;) {
-      const j = judgeJob({ ballots, policy: o.policy, quorum: plan.quorum, outstanding: 0, dispatched, recheckPending, })
-      if (j.status === 'waiting') throw new Error('waiting with nothing outstanding')
-      if (j.status === 'escalate') {
-        const voterClasses = ballots.map((b) => b.vote.body.numericClass)
-        const add = escalationPlan({ book, candidates, modelHash, rng, now, tried, voterClasses, count: j.add })
-        if (j.reason === 'dispute') disputes++
-        if (add.length === 0) { failed++; break }
-        if (j.reason === 'recheck') {
-          recheckPending = false
-          // A recheck is its own single-replica JobSpec (fresh nonce): neither its spec nor its timing gives it away.
-          dispatch(add, { replicas: 1, quorum: 1 }, hex64(issued, 'r'))
-        } else {
-          dispatch(add, plan, job.jobId)
-        }
-        continue
-      }
-      if (j.status === 'failed') { failed++; break }
-      accepted++
-      const wrong = !outputsAgree(job.reference, j.result.output, o.policy, REFERENCE_CLASS, j.result.numericClass)
+      const wrong = !isRight(job, result.output, result.numericClass)
+      let kind = 'none'
       if (wrong) {
         wrongAccepted++
-        const key = `${plan.peers.length === 1 ? 'single' : 'pair'}${plan.recheck ? '+recheck' : ''}${j.disputed ? '+disputed' : ''}@${Math.floor(realIndex / (o.jobs / 10))}`
-        wrongWhy[key] = (wrongWhy[key] ?? 0) + 1
+        const voter = all.get(result.agreeing[0].vote.body.peerId)!
+        kind = job.faulty && isFaultPeer(voter) && voter.kind === 'honest' ? 'fault' : (job.liar ?? voter.kind)
+        wrongWhy[lastShape] = (wrongWhy[lastShape] ?? 0) + 1
+        const s = kindStats(kind)
+        s.wrongAccepted++
+        s.wrongStanding++
       }
-      job.byClass.set('accepted', j.result.output)
-      acceptedJobs.set(job.jobId, { job, wrong, agreeing: j.result.agreeing.map((b) => b.vote.body.peerId), retracted: false })
-      for (const oc of j.outcomes) record(byId.get(oc.peerId)!, oc.outcome, job.jobId, realIndex, j.sole)
-      break
+      const jobId = result.ballots[0].vote.body.jobId
+      accepted.set(jobId, { wrong, retracted: false, kind })
+      recent.set(jobId, { job, output: result.output, numericClass: result.numericClass, reverified: false })
+      while (recent.size > o.recentLimit) recent.delete(recent.keys().next().value as string)
+      if (schedule.next(requesterRng)) {
+        canaryJobs++
+        dispatchesOther++ // the requester's own run of the known answer
+        const cseen = { flagged: [], outvoted: [] }
+        runJob(newJob(), mode, { canary: true, firstWeight: schedule.firstWeight(book), count: (n) => { dispatchesOther += n }, seen: cseen })
+        reverifyQueue.push(...cseen.flagged)
+      }
     }
-    realIndex++
+    // trust.ts: re-verification runs in the background, one peer after another (here: before the next job)
+    while (reverifyQueue.length > 0) reverify(reverifyQueue.shift()!)
   }
+  // failures recorded by the run itself are in byKind / failed above
 
-  const byKind: Record<string, KindStats> = {}
-  for (const p of peers) {
-    const s = byKind[p.kind] ??= { peers: 0, flagged: 0, meanJobsToFlag: null, benched: 0, votes: 0, invalidVotes: 0 }
-    s.peers++
-    s.votes += p.votes
-    s.invalidVotes += p.invalidVotes
-    if (p.benched) s.benched++
+  for (const p of all.values()) {
+    if (p.kind === 'honest') {
+      if (isFaultPeer(p)) continue
+      const s = kindStats('honest')
+      s.identities++
+      if (p.flaggedAt !== undefined) s.flagged++
+      continue
+    }
+    const s = kindStats(p.kind)
+    s.identities++
     if (p.flaggedAt !== undefined) {
-      s.meanJobsToFlag = ((s.meanJobsToFlag ?? 0) * s.flagged + p.flaggedAt) / (s.flagged + 1)
+      const h = (p.flaggedAt - p.joinedAt) / 3600_000
+      s.meanHoursToFlag = ((s.meanHoursToFlag ?? 0) * s.flagged + h) / (s.flagged + 1)
       s.flagged++
     }
   }
+  let faultBackend: SimResult['faultBackend']
+  if (o.backendFault !== undefined) {
+    const peers = [...all.values()].filter((p) => p.kind === 'honest' && isFaultPeer(p))
+    const fs = byKind.fault
+    faultBackend = { peers: peers.length, flagged: peers.filter((p) => p.flaggedAt !== undefined).length, firstFlagHours: faultFirstFlag === undefined ? null : (faultFirstFlag - start) / 3600_000, wrongAccepted: fs?.wrongAccepted ?? 0, wrongStanding: fs?.wrongStanding ?? 0 }
+  }
+  const attackers = Object.entries(byKind).filter(([k]) => k !== 'honest' && k !== 'fault' && k !== 'none')
+  const attackerRight = attackers.reduce((n, [, s]) => n + s.rightVotes, 0)
+  const attackerWrong = attackers.reduce((n, [, s]) => n + s.wrongAccepted, 0)
+  const attackerStanding = attackers.reduce((n, [, s]) => n + s.wrongStanding, 0)
+  const wrongStanding = wrongAccepted - retracted
   return {
     options: o,
-    realJobs: o.jobs,
-    accepted,
+    realJobs,
+    accepted: accepted.size,
     failed,
     wrongAccepted,
-    wrongAcceptRate: wrongAccepted / o.jobs,
+    wrongAcceptRate: wrongAccepted / realJobs,
     retracted,
-    honestFalseRejectRate: honestVotes === 0 ? 0 : honestInvalid / honestVotes,
-    honestInvalidVotes: honestInvalid,
+    wrongStanding,
+    wrongStandingRate: wrongStanding / realJobs,
+    falseRetractions,
+    honestRejected,
     honestVotes,
-    honestFlagged: byKind.honest?.flagged ?? 0,
+    honestRejectRate: honestVotes === 0 ? 0 : honestRejected / honestVotes,
     honestNearMisses: honestNear,
-    replicasPerJob: (dispatchesReal + dispatchesOther) / o.jobs,
-    realReplicasPerJob: dispatchesReal / o.jobs,
+    honestFlagged: byKind.honest?.flagged ?? 0,
+    computePerJob: (dispatchesReal + dispatchesOther) / realJobs,
+    realDispatchesPerJob: dispatchesReal / realJobs,
     canaryJobs,
-    disputes,
+    reverifyJobs,
+    attackerRightVotes: attackerRight,
+    attackerWrongAccepted: attackerWrong,
+    attackerWrongStanding: attackerStanding,
+    attackerRightVotesPerWrong: attackerWrong === 0 ? null : attackerRight / attackerWrong,
+    attackerRightVotesPerStanding: attackerStanding === 0 ? null : attackerRight / attackerStanding,
+    attackerCostPerWrong: attackerWrong === 0 ? null : (attackerRight + freshIdentities * o.identityCost) / attackerWrong,
+    freshIdentities,
     byKind,
     wrongWhy,
+    faultBackend,
+    hours: (now - start) / 3600_000,
     ms: Math.round(performance.now() - t0)
+  }
+}
+
+/** Defaults: production settings, 200 peers online, f = 0.2, a job every 3 s. */
+export function defaultOptions (over: Partial<SimOptions> = {}): SimOptions {
+  return {
+    seed: 1,
+    jobs: 50_000,
+    jobIntervalMs: 3000,
+    online: 200,
+    f: 0.2,
+    attacker: 'mixed',
+    surfaces: DEFAULT_SURFACES,
+    adaptive: {},
+    trust: {},
+    canaryRate: 0.05,
+    recentLimit: 128,
+    replicaTimeoutMs: 30_000,
+    maxReplicas: 7,
+    sparseRate: 0.02,
+    patience: 10,
+    identityCost: 0,
+    tail: 0,
+    outputSize: 4,
+    policy: { kind: 'exact' },
+    ...over
   }
 }

@@ -46,10 +46,49 @@ export class InvalidVoteError extends CrosscheckError { static override readonly
 export class JobRejectedError extends CrosscheckError { static override readonly name = 'JobRejectedError' }
 /** The node is not started, or was stopped. */
 export class NotStartedError extends CrosscheckError { static override readonly name = 'NotStartedError' }
+/** A model is larger than the limit of whoever was asked to fetch or accept it. */
+export class ModelTooLargeError extends CrosscheckError { static override readonly name = 'ModelTooLargeError' }
+/** Another tab of this browser profile holds this peer's identity (Web Locks); `holder` says who, when it answered. */
+export class IdentityLockedError extends CrosscheckError {
+  static override readonly name = 'IdentityLockedError'
+  readonly holder?: { peerId?: string, surface: string, since: number }
+  constructor (message: string, options?: { cause?: unknown, holder?: { peerId?: string, surface: string, since: number } }) {
+    super(message, options)
+    this.holder = options?.holder
+  }
+}
+/** This peer is paused (by its person, or because the page is hidden, on battery or under pressure) and takes no jobs. */
+export class PeerPausedError extends CrosscheckError { static override readonly name = 'PeerPausedError' }
+/** Bad arguments to a public API call (the message says which). */
+export class InvalidArgumentError extends CrosscheckError { static override readonly name = 'InvalidArgumentError' }
+/** Local storage cannot hold a model even after evicting the least recently used others; `evicted` lists what went. */
+export class StorageFullError extends CrosscheckError {
+  static override readonly name = 'StorageFullError'
+  /** Bytes the write needed. */
+  readonly needed: number
+  /** sha256 of each model evicted while trying, oldest use first. */
+  readonly evicted: string[]
+  constructor (message: string, options: { cause?: unknown, needed: number, evicted: string[] }) {
+    super(message, options)
+    this.needed = options.needed
+    this.evicted = options.evicted
+  }
+}
 
 /** Throws an AbortError if the signal is already aborted. */
 export function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) {
     throw new AbortError('operation aborted', { cause: signal.reason })
   }
+}
+
+/**
+ * A value as it may appear in an error message, whatever it is: hostile input
+ * (an object whose toString is not a function, a BigInt) must not turn a
+ * validation error into a TypeError.
+ */
+export function showValue (v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 32 ? `${v.slice(0, 32)}…` : v)
+  if (v == null || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v)
+  return Array.isArray(v) ? 'an array' : `a ${typeof v}`
 }

@@ -8,6 +8,7 @@
 import { createTensor } from '../tensor/index.js'
 import type { NamedTensors, Tensor } from '../tensor/index.js'
 import type { JobSpec } from '../consensus/types.js'
+import type { InferenceRuntime } from '../core/types.js'
 
 export const FAULT_KINDS = ['always-wrong', 'collude', 'noise', 'slow', 'silent', 'copy'] as const
 export type FaultKind = typeof FAULT_KINDS[number]
@@ -85,6 +86,33 @@ export function createFault (kind: FaultKind): (ctx: FaultContext) => Promise<Na
         lastByModel.set(spec.modelHash, out)
         return out
       }
+    }
+  }
+}
+
+/**
+ * A runtime that misbehaves as `kind` on job runs (runs without a job, such as
+ * canaries' known answers, stay honest). Test-only: `crosscheck worker --fault`.
+ */
+export function faultyRuntime (inner: InferenceRuntime, kind: FaultKind): InferenceRuntime {
+  const fault = createFault(kind)
+  return {
+    probe: async (o) => await inner.probe(o),
+    hasModel: async (sha, o) => await inner.hasModel(sha, o),
+    loadModel: async (sha, bytes, o) => { await inner.loadModel(sha, bytes, o) },
+    close: async () => { await inner.close() },
+    run: async (sha, inputs, options = {}) => {
+      const job = options.job
+      if (job == null) return await inner.run(sha, inputs, options)
+      const t0 = performance.now()
+      let numericClass = ''
+      const outputs = await fault({
+        spec: job,
+        signal: options.signal ?? new AbortController().signal,
+        honest: async () => { const r = await inner.run(sha, inputs, options); numericClass = r.numericClass; return r.outputs }
+      })
+      if (numericClass === '') numericClass = (await inner.probe()).numericClass
+      return { outputs, ms: performance.now() - t0, numericClass }
     }
   }
 }

@@ -3,7 +3,7 @@
  * Exit codes: 0 ok, 1 failure (named in the message), 2 usage.
  */
 import { parseArgs } from 'node:util'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { createLogger } from '../logger.js'
 
 const log = createLogger('cli')
@@ -15,7 +15,8 @@ Commands:
               --host 127.0.0.1  --relay-port 9090  --web-port 8080
   relay     Run a relay alone            --host 127.0.0.1 --port 9090
   submit    Request verified inference as a Node peer
-              --relay <multiaddr> --model <file.onnx | sha256 | catalog id>
+              --relay <multiaddr> (repeat or comma-separate for several relays)
+              --model <file.onnx | sha256 | catalog id>
               --input <tensors.json> [--replicas 3] [--quorum 2] [--timeout 60000]
               [--policy '<json>'] [--out receipt.json]
   verify    Verify a receipt offline     verify <receipt.json>
@@ -98,11 +99,15 @@ async function cmdStart (args: string[]): Promise<number> {
   return 0
 }
 
+function relaysOf (values: string[] | undefined): string[] {
+  return (values ?? []).flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')
+}
+
 async function cmdSubmit (args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      relay: { type: 'string' },
+      relay: { type: 'string', multiple: true },
       model: { type: 'string' },
       input: { type: 'string' },
       replicas: { type: 'string', default: '3' },
@@ -112,16 +117,18 @@ async function cmdSubmit (args: string[]): Promise<number> {
       out: { type: 'string' }
     }
   })
-  if (values.relay == null || values.model == null || values.input == null) throw new UsageError('submit needs --relay, --model and --input')
+  const relays = relaysOf(values.relay)
+  if (relays.length === 0 || values.model == null || values.input == null) throw new UsageError('submit needs --relay, --model and --input')
   const replicas = int(values.replicas, 'replicas', 3)
   const quorum = int(values.quorum, 'quorum', 2)
   if (replicas < 1 || quorum < 1 || quorum > replicas) throw new UsageError('need 1 <= --quorum <= --replicas')
   const { tensorsFromJSON, tensorsToJSON } = await import('../tensor/index.js')
-  const { resolveModel } = await import('../models/catalog.js')
-  const { validatePolicy } = await import('../consensus/compare.js')
-  const { startNodePeer } = await import('./node-peer.js')
+  const { validatePolicy } = await import('../models/manifest.js')
+  const { LocalCatalog } = await import('../models/catalog.js')
+  const { createNode } = await import('../index.node.js')
 
-  const model = await resolveModel(values.model)
+  // a model file's bytes; otherwise a catalog id or sha256, resolved by the node's registry
+  const model: string | Uint8Array = await isFile(values.model) ? new Uint8Array(await readFile(values.model)) : values.model
   let inputJson: unknown
   try {
     inputJson = JSON.parse(await readFile(values.input, 'utf8'))
@@ -129,14 +136,29 @@ async function cmdSubmit (args: string[]): Promise<number> {
     throw new UsageError(`cannot read --input ${values.input}: ${String(err.message)}`)
   }
   const inputs = tensorsFromJSON(inputJson)
-  const policy = values.policy != null ? validatePolicy(JSON.parse(values.policy)) : (model.entry?.policy ?? { kind: 'tolerance', atol: 1e-5, rtol: 1e-4 })
+  let policy
+  try {
+    policy = values.policy != null ? validatePolicy(JSON.parse(values.policy)) : undefined
+  } catch (err: any) {
+    throw new UsageError(`--policy: ${String(err.message)}`)
+  }
 
   // a one-shot requester keeps no reputation, so canaries would teach it nothing
-  const peer = await startNodePeer({ relay: values.relay, requester: { canaryRate: 0 } })
+  const node = createNode({ relays, surface: 'cli', contribute: false, catalog: new LocalCatalog(), requester: { canaryRate: 0 } })
+  const uploads = new Map<string, number>()
+  node.addEventListener('model:upload', (evt) => {
+    const { peerId, sent, total } = evt.detail
+    const pct = total > 0 ? Math.floor((sent / total) * 100) : 100
+    // every 10% per peer, and the end
+    if (pct === 100 || pct >= (uploads.get(peerId) ?? -10) + 10) {
+      uploads.set(peerId, pct)
+      process.stderr.write(`  ↑ model to ${peerId}: ${pct}% (${(sent / 1024).toFixed(0)} of ${(total / 1024).toFixed(0)} KiB)\n`)
+    }
+  })
   try {
-    const sha = peer.addModel(model.bytes)
-    process.stderr.write(`requester ${peer.peerId}\nmodel ${sha}\n`)
-    const result = await peer.submit({ modelHash: sha, inputs, policy, replicas, quorum, timeout: int(values.timeout, 'timeout', 60000) }, {
+    await node.start()
+    process.stderr.write(`requester ${node.peerId}\n`)
+    const result = await node.run(model, inputs, { replicas, quorum, timeout: int(values.timeout, 'timeout', 60000), ...(policy != null ? { policy } : {}) }, {
       onProgress: (p) => {
         if (p.type === 'dispatched') process.stderr.write(`  → ${p.peerId}\n`)
         else if (p.type === 'vote') process.stderr.write(`  ← ${p.peerId} ${p.outputHash.slice(0, 12)} (${p.ms.toFixed(1)} ms)\n`)
@@ -146,7 +168,8 @@ async function cmdSubmit (args: string[]): Promise<number> {
         else if (p.type === 'waiting-for-peers') process.stderr.write(`  waiting for contributors (${p.have}/${p.need})\n`)
       }
     })
-    if (values.out != null) await writeFile(values.out, result.receiptText)
+    process.stderr.write(`model ${result.modelHash}\n`)
+    if (values.out != null) await writeFile(values.out, result.receipt)
     process.stdout.write(JSON.stringify({
       status: 'accepted',
       jobId: result.jobId,
@@ -155,11 +178,19 @@ async function cmdSubmit (args: string[]): Promise<number> {
       dissenting: result.dissenting,
       ms: Math.round(result.ms),
       receipt: values.out ?? null,
-      output: tensorsToJSON(result.output)
+      output: tensorsToJSON(result.outputs)
     }, null, 2) + '\n')
     return 0
   } finally {
-    await peer.stop()
+    await node.stop()
+  }
+}
+
+async function isFile (path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile()
+  } catch {
+    return false
   }
 }
 
@@ -189,21 +220,33 @@ async function cmdVerify (args: string[]): Promise<number> {
 }
 
 async function cmdWorker (args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { relay: { type: 'string' }, fault: { type: 'string' } } })
-  if (values.relay == null) throw new UsageError('worker needs --relay')
-  const { parseFault } = await import('./faults.js')
+  const { values } = parseArgs({ args, options: { relay: { type: 'string', multiple: true }, fault: { type: 'string' } } })
+  const relays = relaysOf(values.relay)
+  if (relays.length === 0) throw new UsageError('worker needs --relay')
+  const { parseFault, faultyRuntime } = await import('./faults.js')
   let fault
   try {
     fault = parseFault(values.fault, process.env)
   } catch (err: any) {
     throw new UsageError(err.message)
   }
-  const { startNodePeer } = await import('./node-peer.js')
-  const peer = await startNodePeer({ relay: values.relay, worker: true, fault })
+  const { createNode } = await import('../index.node.js')
+  const { LocalCatalog } = await import('../models/catalog.js')
+  const { NodeRunner } = await import('./ort-node.js')
+  const kind = fault
+  const node = createNode({
+    relays,
+    surface: 'cli',
+    contribute: { startPaused: false },
+    catalog: new LocalCatalog(),
+    ...(kind != null ? { runtime: () => faultyRuntime(new NodeRunner(), kind) } : {})
+  })
+  await node.start()
   if (fault != null) process.stderr.write(`WARNING: test-only fault injection active: this worker answers '${fault}'\n`)
-  process.stdout.write(`worker ${peer.peerId} (onnxruntime-node, ${peer.runner.numericClass})\n`)
+  const info = node.stats().runtime
+  process.stdout.write(`worker ${node.peerId} (${info?.runtime ?? '?'}, ${info?.backend ?? '?'}, ${info?.threads ?? '?'} thread${info?.threads === 1 ? '' : 's'}, ${info?.numericClass ?? '?'})\n`)
   await waitForSignal()
-  await peer.stop()
+  await node.stop()
   return 0
 }
 

@@ -1,20 +1,31 @@
 /**
- * Several onnxruntime-node sessions keyed by model sha256, for Node peers
- * (CLI workers, bench, e2e references). One thread: results are bit-stable
- * run to run (NOTES). Built on createNodeRunner (src/models/ort-node.ts).
+ * Node's InferenceRuntime: onnxruntime-node sessions keyed by model sha256,
+ * for Node peers (CLI workers and requesters, the library in Node, bench, e2e
+ * references). One thread: results are bit-stable run to run (NOTES).
  */
 import { InferenceError } from '../errors.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { createNodeRunner } from '../models/ort-node.js'
 import type { NodeRunner as Session } from '../models/ort-node.js'
+import type { InferenceRuntime, RunOutput, RuntimeInfo } from '../core/types.js'
 
 export const NODE_NUMERIC_CLASS = 'ort-node/cpu/t1/node'
 
-export class NodeRunner {
+export class NodeRunner implements InferenceRuntime {
   private readonly sessions = new Map<string, Promise<Session>>()
   readonly numericClass = NODE_NUMERIC_CLASS
 
+  async probe (): Promise<RuntimeInfo> {
+    return { runtime: 'ort-node', backend: 'cpu', threads: 1, numericClass: this.numericClass }
+  }
+
   has (modelHash: string): boolean { return this.sessions.has(modelHash) }
+
+  async hasModel (modelHash: string): Promise<boolean> { return this.sessions.has(modelHash) }
+
+  async loadModel (modelHash: string, bytes: ArrayBuffer): Promise<void> {
+    await this.load(modelHash, new Uint8Array(bytes))
+  }
 
   async load (modelHash: string, bytes: Uint8Array): Promise<void> {
     if (this.sessions.has(modelHash)) return
@@ -24,7 +35,7 @@ export class NodeRunner {
     await p
   }
 
-  async run (modelHash: string, inputs: NamedTensors): Promise<{ outputs: NamedTensors, ms: number, numericClass: string }> {
+  async run (modelHash: string, inputs: NamedTensors): Promise<RunOutput> {
     const session = await this.sessions.get(modelHash)
     if (session == null) throw new InferenceError(`model ${modelHash.slice(0, 12)} is not loaded`)
     const t0 = performance.now()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { CanaryBook, CanarySchedule, judgeCanary } from './canary.js'
+import { CanarySchedule, judgeCanary } from './canary.js'
 import { ReputationBook } from './reputation.js'
 import { createRng } from './select.js'
 import { CLASS_NODE, CLASS_WEB, HASH_A, HASH_B, f32, out } from './test-fixtures.js'
@@ -15,18 +15,6 @@ describe('canaries', () => {
     expect(judgeCanary(c(), out(f32([0.5 + 3e-5, 1.5])), GPU)).toBe('canary-passed')
     expect(judgeCanary(c(), out(f32([0.9, 1.5])), CLASS_NODE)).toBe('canary-failed')
     expect(judgeCanary(c(), out(f32([0.5, 1.5, 0])), CLASS_WEB)).toBe('canary-failed')
-  })
-
-  it('hands each case out once and refuses a reused input', () => {
-    const book = new CanaryBook()
-    expect(book.add(c('1'.repeat(64)))).toBe(true)
-    expect(book.add(c('1'.repeat(64)))).toBe(false)
-    expect(book.add(c('2'.repeat(64)))).toBe(true)
-    const rng = createRng(1)
-    const got = [book.take(HASH_A, rng)?.inputHash, book.take(HASH_A, rng)?.inputHash].sort()
-    expect(got).toEqual(['1'.repeat(64), '2'.repeat(64)])
-    expect(book.take(HASH_A, rng)).toBeUndefined()
-    expect(book.add(c('1'.repeat(64)))).toBe(false)
   })
 
   it('issues canaries at the requested rate and aims them at peers in probation', () => {

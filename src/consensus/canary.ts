@@ -44,36 +44,6 @@ export function judgeCanary (c: CanaryCase, output: NamedTensors, numericClass: 
   return isNearMiss(c.expected, output, c.policy, c.expectedClass, numericClass) ? 'near-miss' : 'canary-failed'
 }
 
-/** A supply of unused known-answer cases, per model. Each case is handed out once. */
-export class CanaryBook {
-  private readonly byModel = new Map<string, CanaryCase[]>()
-  private readonly used = new Set<string>()
-
-  /** Adds a case; ignored (returns false) when its input was already added or used. */
-  add (c: CanaryCase): boolean {
-    const key = `${c.modelHash}|${c.inputHash}`
-    if (this.used.has(key)) return false
-    this.used.add(key)
-    const list = this.byModel.get(c.modelHash) ?? []
-    list.push(c)
-    this.byModel.set(c.modelHash, list)
-    return true
-  }
-
-  size (modelHash: string): number {
-    return this.byModel.get(modelHash)?.length ?? 0
-  }
-
-  /** Removes and returns a random unused case for the model, or undefined when none is left. */
-  take (modelHash: string, rng: Rng): CanaryCase | undefined {
-    const list = this.byModel.get(modelHash)
-    if (list === undefined || list.length === 0) return undefined
-    const i = Math.floor(rng() * list.length)
-    const [c] = list.splice(i, 1)
-    return c
-  }
-}
-
 export interface CanaryScheduleInit {
   /** Fraction of jobs that are canaries (requester-controlled). @default 0.05 */
   rate?: number

@@ -8,7 +8,7 @@
  * Structure always has to match first: the same tensor names, and for each
  * name the same dtype and dims. A mismatch is a disagreement, never an error.
  */
-import { InvalidMessageError, InvalidTensorError } from '../errors.js'
+import { InvalidMessageError, InvalidTensorError, showValue } from '../errors.js'
 import { canonicalBytes, elementCount } from '../tensor/index.js'
 import { bytesEqual, checkKeys, isPlainObject } from './util.js'
 import type { ComparisonPolicy, NumericClass } from './types.js'
@@ -258,7 +258,7 @@ function sameSequence (a: number[], b: number[]): boolean {
 
 // -0 and 0 are one value to a comparison; normalising keeps encodings canonical.
 function nonNegative (v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidMessageError(`${where} must be a finite number >= 0, got ${String(v)}`)
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidMessageError(`${where} must be a finite number >= 0, got ${showValue(v)}`)
   return v === 0 ? 0 : v
 }
 
@@ -290,7 +290,7 @@ export function validatePolicy (p: unknown): ComparisonPolicy {
     case 'topk': {
       checkKeys(p, ['kind', 'k', 'output'], 'policy')
       if (typeof p.k !== 'number' || !Number.isSafeInteger(p.k) || p.k < 1 || p.k > MAX_TOPK) {
-        throw new InvalidMessageError(`policy.k must be an integer from 1 to ${MAX_TOPK}, got ${String(p.k)}`)
+        throw new InvalidMessageError(`policy.k must be an integer from 1 to ${MAX_TOPK}, got ${showValue(p.k)}`)
       }
       return p.output === undefined ? { kind: 'topk', k: p.k } : { kind: 'topk', k: p.k, output: outputName(p.output, 'policy.output') }
     }
@@ -299,7 +299,7 @@ export function validatePolicy (p: unknown): ComparisonPolicy {
       const out: ComparisonPolicy = { kind: 'ctc-text' }
       if (p.blank !== undefined) {
         if (typeof p.blank !== 'number' || !Number.isSafeInteger(p.blank) || p.blank < 0) {
-          throw new InvalidMessageError(`policy.blank must be an integer >= 0, got ${String(p.blank)}`)
+          throw new InvalidMessageError(`policy.blank must be an integer >= 0, got ${showValue(p.blank)}`)
         }
         out.blank = p.blank === 0 ? 0 : p.blank
       }
@@ -309,7 +309,7 @@ export function validatePolicy (p: unknown): ComparisonPolicy {
     case 'mask': {
       checkKeys(p, ['kind', 'threshold', 'maxMismatch', 'output'], 'policy')
       if (typeof p.threshold !== 'number' || !Number.isFinite(p.threshold)) {
-        throw new InvalidMessageError(`policy.threshold must be a finite number, got ${String(p.threshold)}`)
+        throw new InvalidMessageError(`policy.threshold must be a finite number, got ${showValue(p.threshold)}`)
       }
       const maxMismatch = nonNegative(p.maxMismatch, 'policy.maxMismatch')
       if (maxMismatch > 1) throw new InvalidMessageError(`policy.maxMismatch is a fraction from 0 to 1, got ${maxMismatch}`)
@@ -318,7 +318,7 @@ export function validatePolicy (p: unknown): ComparisonPolicy {
       return out
     }
     default:
-      throw new InvalidMessageError(`unknown policy kind ${JSON.stringify(p.kind)}`)
+      throw new InvalidMessageError(`unknown policy kind ${showValue(p.kind)}`)
   }
 }
 

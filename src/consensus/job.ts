@@ -9,7 +9,7 @@
  * 0, only safe integers), so equal specs always give equal bytes.
  */
 import { decode, encode } from 'cborg'
-import { InvalidMessageError } from '../errors.js'
+import { InvalidMessageError, showValue } from '../errors.js'
 import { isSha256Hex, sha256Hex } from '../tensor/index.js'
 import { validatePolicy } from './compare.js'
 import { MAX_NONCE_HEX, MAX_REPLICAS, MIN_NONCE_HEX } from './constants.js'
@@ -42,15 +42,15 @@ export function validateJobSpec (value: unknown): JobSpec {
   if (!isPlainObject(value)) throw new InvalidMessageError('job spec must be an object')
   checkKeys(value, JOB_FIELDS, 'job spec', JOB_FIELDS)
   const s = value
-  if (s.v !== 1) throw new InvalidMessageError(`job spec: unsupported version ${String(s.v)}`)
+  if (s.v !== 1) throw new InvalidMessageError(`job spec: unsupported version ${showValue(s.v)}`)
   if (!isSha256Hex(s.modelHash)) throw new InvalidMessageError('job spec: modelHash must be 64 lowercase hex characters')
   if (!isSha256Hex(s.inputHash)) throw new InvalidMessageError('job spec: inputHash must be 64 lowercase hex characters')
   const policy = validatePolicy(s.policy)
   if (typeof s.replicas !== 'number' || !Number.isSafeInteger(s.replicas) || s.replicas < 1 || s.replicas > MAX_REPLICAS) {
-    throw new InvalidMessageError(`job spec: replicas must be an integer from 1 to ${MAX_REPLICAS}, got ${String(s.replicas)}`)
+    throw new InvalidMessageError(`job spec: replicas must be an integer from 1 to ${MAX_REPLICAS}, got ${showValue(s.replicas)}`)
   }
   if (typeof s.quorum !== 'number' || !Number.isSafeInteger(s.quorum) || s.quorum < 1 || s.quorum > s.replicas) {
-    throw new InvalidMessageError(`job spec: quorum must be an integer from 1 to replicas (${s.replicas}), got ${String(s.quorum)}`)
+    throw new InvalidMessageError(`job spec: quorum must be an integer from 1 to replicas (${s.replicas}), got ${showValue(s.quorum)}`)
   }
   if (!isPeerIdString(s.requester)) throw new InvalidMessageError('job spec: requester must be a base58btc peer id')
   if (typeof s.nonce !== 'string' || s.nonce.length < MIN_NONCE_HEX || s.nonce.length > MAX_NONCE_HEX || !NONCE.test(s.nonce)) {

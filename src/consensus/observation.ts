@@ -17,7 +17,7 @@
  * The observer's signature makes the report attributable, not true.
  */
 import { encode } from 'cborg'
-import { InvalidMessageError } from '../errors.js'
+import { InvalidMessageError, showValue } from '../errors.js'
 import { hashTensors, isSha256Hex } from '../tensor/index.js'
 import { outputsAgree } from './compare.js'
 import { MAX_KEY_BYTES } from './constants.js'
@@ -61,10 +61,10 @@ const FIELDS = ['v', 'subject', 'outcome', 'jobId', 'modelHash', 'observer', 'at
 export function validateObservationBody (value: unknown): ObservationBody {
   if (!isPlainObject(value)) throw new InvalidMessageError('observation must be an object')
   checkKeys(value, FIELDS, 'observation', FIELDS)
-  if (value.v !== 1) throw new InvalidMessageError(`observation: unsupported version ${String(value.v)}`)
+  if (value.v !== 1) throw new InvalidMessageError(`observation: unsupported version ${showValue(value.v)}`)
   if (!isPeerIdString(value.subject)) throw new InvalidMessageError('observation: subject must be a base58btc peer id')
   if (!isPeerIdString(value.observer)) throw new InvalidMessageError('observation: observer must be a base58btc peer id')
-  if (!OUTCOMES.includes(value.outcome as ObservedOutcome)) throw new InvalidMessageError(`observation: unknown outcome ${String(value.outcome)}`)
+  if (!OUTCOMES.includes(value.outcome as ObservedOutcome)) throw new InvalidMessageError(`observation: unknown outcome ${showValue(value.outcome)}`)
   if (!isSha256Hex(value.jobId) || !isSha256Hex(value.modelHash)) throw new InvalidMessageError('observation: jobId and modelHash must be 64 lowercase hex characters')
   if (!isTimestamp(value.at)) throw new InvalidMessageError('observation: at must be integer ms since epoch')
   return { v: 1, subject: value.subject, outcome: value.outcome as ObservedOutcome, jobId: value.jobId, modelHash: value.modelHash, observer: value.observer, at: value.at }

@@ -25,6 +25,7 @@ import { hashTensors, isDType, isSha256Hex, MAX_TENSORS, tensorBytes, tensorFrom
 import { explainDisagreement } from './compare.js'
 import { MAX_CLOCK_SKEW_MS, MAX_RECEIPT_CHARS, MAX_RECEIPT_VOTES, RECEIPT_DOMAIN, RECEIPT_TYPE } from './constants.js'
 import { jobIdOf, validateJobSpec } from './job.js'
+import { judgeCounts, requiredAgreeing } from './rule.js'
 import { checkKeys, fromBase64, isPlainObject, toBase64, utf8 } from './util.js'
 import { isNumericClass, validateVoteBody, voteSigningBytes } from './vote.js'
 import type { DType, NamedTensors } from '../tensor/index.js'
@@ -201,7 +202,7 @@ function parseStrict (text: string): Parsed {
   }
   if (!isPlainObject(raw)) throw new InvalidMessageError('receipt must be a JSON object')
   checkKeys(raw, RECEIPT_FIELDS, 'receipt', RECEIPT_FIELDS)
-  if (raw.v !== 1) throw new InvalidMessageError(`receipt: unsupported version ${String(raw.v)}`)
+  if (raw.v !== 1) throw new InvalidMessageError(`receipt: unsupported version ${typeof raw.v === 'number' ? raw.v : typeof raw.v}`)
   if (raw.type !== RECEIPT_TYPE) throw new InvalidMessageError(`receipt: type must be ${RECEIPT_TYPE}`)
   if (!isSha256Hex(raw.jobId)) throw new InvalidMessageError('receipt: jobId must be 64 lowercase hex characters')
   const spec = validateJobSpec(raw.spec)
@@ -306,17 +307,18 @@ function contentChecks (p: Parsed): ReceiptCheck[] {
   })
   checks.push(disagreements.length === 0 ? { name: 'agreement', ok: true } : { name: 'agreement', ok: false, detail: disagreements.join('; ') })
 
+  // The job run's own rule (rule.ts judgeCounts), replayed on the receipt's
+  // votes as a finished job: every vote in, nothing in flight, no room for
+  // more. The clustering the run did is what the `agreement` check above
+  // re-checks vote by vote; a receipt carries dissenting votes' hashes only.
   const agreeing = r.votes.filter((v) => v.agrees).length
   const dissenting = r.votes.length - agreeing
-  // The acceptance rule (replication.ts judgeJob): without dissent, `quorum`
-  // agreeing votes; with d dissenting votes, max(quorum, 2d + 1).
-  const required = dissenting === 0 ? r.spec.quorum : Math.max(r.spec.quorum, 2 * dissenting + 1)
-  // Under this rule no dissenting answer can meet the rule itself (it has at
-  // most d < 2d + 1 votes), so a receipt cannot hide a rival answer.
-  if (agreeing < required) {
+  const decision = judgeCounts({ agreeing, dissenting, quorum: r.spec.quorum, outstanding: 0, dispatched: r.votes.length, maxReplicas: r.votes.length, recheckPending: false })
+  if (decision.kind !== 'accept') {
+    const required = requiredAgreeing(r.spec.quorum, dissenting)
     checks.push({ name: 'quorum', ok: false, detail: dissenting === 0 ? `${agreeing} agreeing peers, quorum is ${r.spec.quorum}` : `${agreeing} agreeing peers against ${dissenting} dissenting; the rule needs ${required}` })
   } else {
-    checks.push({ name: 'quorum', ok: true, detail: `${agreeing} of ${r.votes.length} votes agree, ${required} needed (quorum ${r.spec.quorum})` })
+    checks.push({ name: 'quorum', ok: true, detail: `${agreeing} of ${r.votes.length} votes agree, ${decision.required} needed (quorum ${r.spec.quorum})` })
   }
   return checks
 }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { escalationPlan, isNearMiss, judgeJob, planReplication } from './replication.js'
+import { escalationPlan, isNearMiss, planJob, planReplication } from './replication.js'
 import { ReputationBook } from './reputation.js'
 import { createRng } from './select.js'
-import { CLASS_NODE, CLASS_WEB, HASH_A, f32, fakeBallot, fakePeer, out } from './test-fixtures.js'
+import { CLASS_NODE, CLASS_WEB, HASH_A, f32, fakePeer, out } from './test-fixtures.js'
 import type { Candidate } from './replication.js'
-import type { Ballot, ComparisonPolicy } from './types.js'
+import type { ComparisonPolicy } from './types.js'
 
 const GPU = 'ort-web/webgpu/t1/chromium'
 const EXACT: ComparisonPolicy = { kind: 'exact' }
@@ -87,58 +87,25 @@ describe('escalationPlan', () => {
   })
 })
 
-describe('judgeJob', () => {
-  const judge = (ballots: Ballot[], over: Partial<Parameters<typeof judgeJob>[0]> = {}): ReturnType<typeof judgeJob> =>
-    judgeJob({ ballots, policy: EXACT, quorum: 2, outstanding: 0, dispatched: ballots.length, recheckPending: false, ...over })
-
-  it('accepts unanimous votes across numeric classes (measured differences are not dissent)', () => {
-    const j = judge([fakeBallot('a', GOOD, CLASS_WEB), fakeBallot('b', GOOD_GPU, GPU)])
-    expect(j.status).toBe('accepted')
-    if (j.status !== 'accepted') return
-    expect(j.outcomes.map((o) => o.outcome)).toEqual(['agreed', 'agreed'])
-    expect(j.disputed).toBe(false)
-    expect(j.sole).toBe(false)
-  })
-
-  it('a single vote is accepted only after its planned recheck', () => {
-    expect(judge([fakeBallot('a', GOOD)], { quorum: 1, recheckPending: true })).toEqual({ status: 'escalate', add: 1, reason: 'recheck' })
-    const j = judge([fakeBallot('a', GOOD)], { quorum: 1 })
-    expect(j.status === 'accepted' && j.sole).toBe(true)
-  })
-
-  it('waits while replicas are in flight, replaces failed ones', () => {
-    expect(judge([fakeBallot('a', GOOD)], { outstanding: 1, dispatched: 2 }).status).toBe('waiting')
-    expect(judge([fakeBallot('a', GOOD)], { dispatched: 2 })).toEqual({ status: 'escalate', add: 1, reason: 'replace' })
-  })
-
-  it('any dissent escalates to max(quorum, 2d+1) agreeing votes, never returns an answer early', () => {
-    expect(judge([fakeBallot('a', GOOD), fakeBallot('b', BAD)])).toEqual({ status: 'escalate', add: 2, reason: 'dispute' })
-    // 2 agree, 1 dissents: still short of 3
-    expect(judge([fakeBallot('a', GOOD), fakeBallot('b', GOOD), fakeBallot('c', BAD)])).toEqual({ status: 'escalate', add: 1, reason: 'dispute' })
-    const j = judge([fakeBallot('a', GOOD), fakeBallot('b', GOOD), fakeBallot('c', BAD), fakeBallot('d', GOOD_GPU, GPU)])
-    expect(j.status).toBe('accepted')
-    if (j.status !== 'accepted') return
-    expect(j.disputed).toBe(true)
-    expect(j.outcomes.find((o) => o.peerId === fakePeer('c'))?.outcome).toBe('dissented')
-  })
-
-  it('fails with no answer when the cap is reached', () => {
-    const j = judge([fakeBallot('a', GOOD), fakeBallot('b', BAD)], { maxReplicas: 3 })
-    expect(j.status).toBe('failed')
-  })
-
-  it('counts one vote per group: two sybils cannot make a quorum', () => {
-    const groupOf = (): string => 'one-net'
-    expect(judge([fakeBallot('a', BAD), fakeBallot('b', BAD)], { groupOf })).toEqual({ status: 'escalate', add: 1, reason: 'replace' })
-  })
-
-  it('a dissent that agrees under a widened policy is a near miss, not invalid', () => {
+describe('isNearMiss', () => {
+  it('a disagreement within 100x the policy is a near miss; decoded policies have none', () => {
     const near = out(f32([1 + 5e-4, 2, 3]))
     expect(isNearMiss(GOOD, near, EXACT, CLASS_WEB, CLASS_NODE)).toBe(true)
     expect(isNearMiss(GOOD, BAD, EXACT, CLASS_WEB, CLASS_NODE)).toBe(false)
     expect(isNearMiss(GOOD, GOOD_GPU, EXACT, CLASS_WEB, GPU)).toBe(false) // agrees: not a miss at all
     expect(isNearMiss(out(f32([1, 2], [1, 2])), out(f32([2, 1], [1, 2])), { kind: 'topk', k: 1 }, CLASS_WEB, CLASS_WEB)).toBe(false)
-    const j = judge([fakeBallot('a', GOOD), fakeBallot('b', GOOD), fakeBallot('c', GOOD), fakeBallot('d', near, CLASS_NODE)])
-    expect(j.status === 'accepted' && j.outcomes.find((o) => o.peerId === fakePeer('d'))?.outcome).toBe('near-miss')
+  })
+})
+
+describe('planJob', () => {
+  it('fixed mode takes k random selectable peers; adaptive mode is planReplication', () => {
+    const book = new ReputationBook()
+    const c = cands(4)
+    book.flag(c[0].peerId, 'x', 0)
+    const fixed = planJob({ kind: 'fixed', replicas: 3, quorum: 2 }, { book, candidates: c, modelHash: HASH_A, rng: createRng(1), now: 0 })!
+    expect(fixed).toMatchObject({ replicas: 3, quorum: 2, recheck: false })
+    expect(fixed.peers.sort()).toEqual(c.slice(1).map((x) => x.peerId).sort())
+    expect(() => planJob({ kind: 'fixed', replicas: 4, quorum: 2 }, { book, candidates: c, modelHash: HASH_A, rng: createRng(1), now: 0 })).toThrow(expect.objectContaining({ name: 'NotEnoughPeersError' }))
+    expect(planJob({ kind: 'adaptive' }, { book, candidates: c, modelHash: HASH_A, rng: createRng(1), now: 0 })).toMatchObject({ replicas: 3, quorum: 3 })
   })
 })

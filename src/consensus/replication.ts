@@ -14,27 +14,17 @@
  * (`replicas`, `quorum`) does not reveal it, so a peer that cheats "only when
  * it holds the quorum" cannot know it is about to be checked.
  *
- * judgeJob (the acceptance rule, on top of tally):
- * - one vote per group (groups.ts), then clusters as in tally.ts;
- * - without dissent: accept when `quorum` votes agree, nothing is in flight
- *   and any planned recheck has voted;
- * - any dissent (or two disjoint answers) never returns an answer at once:
- *   the job is disputed and needs max(quorum, 2 * dissenting + 1) agreeing
- *   votes; escalationPlan adds replicas (other backends and established peers
- *   first) up to `maxReplicas`, then the job fails with no receipt.
- * Outcomes for the reputation book come back with the judgement:
- * `agreed` for the accepted cluster, `dissented` or `near-miss` (see
- * isNearMiss) for the others. A failed job records nothing against anyone.
+ * The acceptance rule itself lives in jobrun.ts (the job run state machine)
+ * and rule.ts (its counting core, which receipts are verified with).
  */
 import { DEFAULT_CROSS_CLASS_TOLERANCE, outputsAgree } from './compare.js'
-import { groupKeyOf, onePerGroup } from './groups.js'
+import { groupKeyOf } from './groups.js'
 import { backendOf } from './reputation.js'
-import { tally } from './tally.js'
+import { selectPeers } from './select.js'
 import type { GroupOf } from './groups.js'
-import type { Outcome, ReputationBook } from './reputation.js'
+import type { ReputationBook } from './reputation.js'
 import type { Rng } from './select.js'
-import type { TallyResult } from './tally.js'
-import type { Ballot, ComparisonPolicy, NumericClass } from './types.js'
+import type { ComparisonPolicy, NumericClass } from './types.js'
 import type { NamedTensors } from '../tensor/index.js'
 
 /** A peer able to run the model, as the requester knows it. */
@@ -70,6 +60,15 @@ export interface PlanInput {
    * could. @default 10
    */
   probation?: number
+  /**
+   * Chance that the first peer is drawn among peers not yet established for
+   * this model and backend while established ones are selectable too (then
+   * the draw is among established ones). Newcomer jobs cost about 4
+   * replicas, so with visitors arriving all the time an unrestricted draw
+   * spends most compute on them. undefined: one draw among all, by weight
+   * only. @default undefined
+   */
+  newcomerShare?: number
   /** Peers not to use (e.g. already asked). */
   exclude?: ReadonlySet<string>
   /**
@@ -79,12 +78,20 @@ export interface PlanInput {
   firstWeight?: (peerId: string) => number
 }
 
+/** The tunables of adaptive replication a caller may set (see PlanInput). */
+export type AdaptiveOptions = Pick<PlanInput, 'base' | 'minReplicas' | 'floorRecheck' | 'probationRecheck' | 'probation' | 'newcomerShare'>
+
+/** Fixed k-of-n (`--replicas k --quorum q`) or adaptive replication. */
+export type PlanMode =
+  | { kind: 'fixed', replicas: number, quorum: number }
+  | { kind: 'adaptive', options?: AdaptiveOptions }
+
 export interface ReplicationPlan {
   /** Dispatch to these now (first is the drawn peer). */
   peers: string[]
   /** Put in the JobSpec: `replicas = peers.length`. */
   replicas: number
-  /** Put in the JobSpec and pass to judgeJob. */
+  /** Put in the JobSpec and pass to JobRun. */
   quorum: number
   /** After the dispatched votes agree, ask one more replica before accepting. */
   recheck: boolean
@@ -112,6 +119,10 @@ function weightedPick (items: readonly Candidate[], weights: readonly number[], 
 }
 
 function sortedUnique (candidates: readonly Candidate[]): Candidate[] {
+  // usually already so (requesterDeps sorts): skip the sort
+  let sorted = true
+  for (let i = 1; i < candidates.length && sorted; i++) sorted = candidates[i - 1].peerId < candidates[i].peerId
+  if (sorted) return [...candidates]
   const byId = new Map<string, Candidate>()
   for (const c of candidates) if (!byId.has(c.peerId)) byId.set(c.peerId, c)
   return [...byId.values()].sort((a, b) => (a.peerId < b.peerId ? -1 : 1))
@@ -131,6 +142,15 @@ export function planReplication (input: PlanInput): ReplicationPlan | undefined 
   const floor = input.floorRecheck ?? DEFAULT_FLOOR_RECHECK
   const pool = sortedUnique(input.candidates).filter((c) => input.exclude?.has(c.peerId) !== true && book.isSelectable(c.peerId, now))
   const weights = pool.map((c) => book.weight(c.peerId, now) * (input.firstWeight?.(c.peerId) ?? 1))
+  if (input.newcomerShare !== undefined) {
+    const est = pool.map((c, j) => weights[j] > 0 && book.isEstablished(c.peerId, modelHash, c.numericClass))
+    const some = est.some((e) => e)
+    const newcomers = est.some((e, j) => !e && weights[j] > 0)
+    if (some && newcomers) {
+      const drawNew = rng() < input.newcomerShare
+      for (let j = 0; j < pool.length; j++) if (est[j] === drawNew) weights[j] = 0
+    }
+  }
   const i = weightedPick(pool, weights, rng)
   if (i < 0) return undefined
   const first = pool[i]
@@ -165,22 +185,22 @@ interface PreferInput {
  */
 function pickPreferred (p: PreferInput): string[] {
   const out: string[] = []
-  let pool = p.pool.filter((c) => !p.usedGroups.has(groupOfCandidate(c)) && p.book.isSelectable(c.peerId, p.now))
+  // groups, tiers and weights do not change while picking: compute them once per candidate
+  let pool = p.pool.map((c) => ({ c, g: groupOfCandidate(c) })).filter((x) => !p.usedGroups.has(x.g) && p.book.isSelectable(x.c.peerId, p.now)).map(({ c, g }) => {
+    const est = p.book.isEstablished(c.peerId, p.modelHash, c.numericClass)
+    const other = !p.avoidBackends.has(backendOf(c.numericClass))
+    return { c, g, tier: est && other ? 0 : est ? 1 : other ? 2 : 3, weight: p.book.weight(c.peerId, p.now) }
+  })
   while (out.length < p.count && pool.length > 0) {
-    const tierOf = (c: Candidate): number => {
-      const est = p.book.isEstablished(c.peerId, p.modelHash, c.numericClass)
-      const other = !p.avoidBackends.has(backendOf(c.numericClass))
-      return est && other ? 0 : est ? 1 : other ? 2 : 3
-    }
-    const tiers = pool.map(tierOf)
-    const best = Math.min(...tiers)
-    const tier = pool.filter((_, j) => tiers[j] === best)
-    const j = weightedPick(tier, tier.map((c) => p.book.weight(c.peerId, p.now)), p.rng)
+    let best = 3
+    for (const x of pool) if (x.tier < best) best = x.tier
+    const tier = pool.filter((x) => x.tier === best)
+    const j = weightedPick(tier.map((x) => x.c), tier.map((x) => x.weight), p.rng)
     if (j < 0) break
     const chosen = tier[j]
-    out.push(chosen.peerId)
-    p.usedGroups.add(groupOfCandidate(chosen))
-    pool = pool.filter((c) => c !== chosen && !p.usedGroups.has(groupOfCandidate(c)))
+    out.push(chosen.c.peerId)
+    p.usedGroups.add(chosen.g)
+    pool = pool.filter((x) => x !== chosen && !p.usedGroups.has(x.g))
   }
   return out
 }
@@ -236,73 +256,15 @@ export function isNearMiss (a: NamedTensors, b: NamedTensors, policy: Comparison
   }
 }
 
-export interface PeerOutcome {
-  peerId: string
-  outcome: Outcome
-  numericClass: NumericClass
+/**
+ * Plans a job's first dispatch in either mode: fixed mode takes `replicas`
+ * random selectable peers (throws NotEnoughPeersError when there are fewer),
+ * adaptive mode is planReplication. The requester and the simulation both
+ * plan through here.
+ */
+export function planJob (mode: PlanMode, input: Omit<PlanInput, keyof AdaptiveOptions>): ReplicationPlan | undefined {
+  if (mode.kind === 'adaptive') return planReplication({ ...input, ...mode.options })
+  const pool = input.candidates.filter((c) => input.exclude?.has(c.peerId) !== true && input.book.isSelectable(c.peerId, input.now)).map((c) => c.peerId)
+  const peers = selectPeers(pool, mode.replicas, input.rng)
+  return { peers, replicas: mode.replicas, quorum: mode.quorum, recheck: false, established: false }
 }
-
-export interface JudgeInput {
-  /** Verified ballots in arrival order. */
-  ballots: readonly Ballot[]
-  policy: ComparisonPolicy
-  /** plan.quorum. */
-  quorum: number
-  /** Replicas asked that have not answered or failed yet. */
-  outstanding: number
-  /** Replicas asked so far, all of them (initial, recheck, escalation, replacements). */
-  dispatched: number
-  /** plan.recheck and the recheck replica not dispatched yet. */
-  recheckPending: boolean
-  /** Most replicas ever asked for this job. @default 7 */
-  maxReplicas?: number
-  groupOf?: GroupOf
-}
-
-export type Judgement =
-  | { status: 'accepted', result: Extract<TallyResult, { status: 'accepted' }>, outcomes: PeerOutcome[], disputed: boolean, sole: boolean }
-  | { status: 'waiting' }
-  | { status: 'escalate', add: number, reason: 'recheck' | 'replace' | 'dispute' }
-  | { status: 'failed', reason: string }
-
-export const DEFAULT_MAX_REPLICAS = 7
-
-/** The acceptance rule; see the module doc. Pure: call it after every vote or failed replica. */
-export function judgeJob (input: JudgeInput): Judgement {
-  const maxReplicas = input.maxReplicas ?? DEFAULT_MAX_REPLICAS
-  const { kept } = onePerGroup(input.ballots, input.groupOf)
-  const clusters = tally({ ballots: kept, policy: input.policy, quorum: 1 })
-  let agreeing: Ballot[] = []
-  if (clusters.status === 'accepted') agreeing = clusters.agreeing
-  else if (clusters.status === 'conflict') agreeing = clusters.clusters[0].ballots
-  const inBest = new Set(agreeing)
-  const dissenting = clusters.status === 'accepted' ? clusters.dissenting : kept.filter((b) => !inBest.has(b))
-  const a = agreeing.length
-  const d = dissenting.length
-  const required = d === 0 ? input.quorum : Math.max(input.quorum, 2 * d + 1)
-  const room = maxReplicas - input.dispatched
-  const escalate = (add: number, reason: 'recheck' | 'replace' | 'dispute'): Judgement => {
-    if (add > room) {
-      return { status: 'failed', reason: d > 0 ? `disputed: ${a} agree, ${d} dissent, cap of ${maxReplicas} replicas reached` : `only ${a} of ${input.quorum} votes after ${input.dispatched} replicas (cap ${maxReplicas})` }
-    }
-    return { status: 'escalate', add, reason }
-  }
-  if (a >= required) {
-    if (input.outstanding > 0) return { status: 'waiting' }
-    if (d === 0 && input.recheckPending) return escalate(1, 'recheck')
-    // Re-tally at the real quorum so the result is exactly what buildReceipt expects.
-    const result = tally({ ballots: kept, policy: input.policy, quorum: required })
-    if (result.status !== 'accepted') return escalate(1, 'dispute')
-    const accepted = result
-    const outcomes: PeerOutcome[] = accepted.agreeing.map((b) => ({ peerId: b.vote.body.peerId, outcome: 'agreed', numericClass: b.vote.body.numericClass }))
-    for (const b of accepted.dissenting) {
-      const near = isNearMiss(accepted.output, b.output, input.policy, accepted.numericClass, b.vote.body.numericClass)
-      outcomes.push({ peerId: b.vote.body.peerId, outcome: near ? 'near-miss' : 'dissented', numericClass: b.vote.body.numericClass })
-    }
-    return { status: 'accepted', result: accepted, outcomes, disputed: d > 0, sole: kept.length === 1 }
-  }
-  const short = required - a - input.outstanding
-  if (short <= 0) return { status: 'waiting' }
-  return escalate(short, d > 0 ? 'dispute' : 'replace')
-}
-

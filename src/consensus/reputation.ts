@@ -101,12 +101,34 @@ export const DEFAULT_RECENT_LIMIT = 64
  * backend (WebGPU to WASM) starts a new streak there.
  */
 export function backendOf (numericClass: NumericClass): string {
-  return numericClass.split('/').slice(0, 2).join('/')
+  let b = backends.get(numericClass)
+  if (b === undefined) {
+    b = numericClass.split('/').slice(0, 2).join('/')
+    // peer selection asks this for every candidate on every pick: remember the few classes there are
+    if (backends.size >= 1024) backends.clear()
+    backends.set(numericClass, b)
+  }
+  return b
 }
+const backends = new Map<string, string>()
 
 export function trustKey (modelHash: string, numericClass: NumericClass): string {
-  return `${modelHash}|${backendOf(numericClass)}`
+  let byClass = trustKeys.get(modelHash)
+  if (byClass === undefined) {
+    if (trustKeys.size >= 256) trustKeys.clear()
+    byClass = new Map()
+    trustKeys.set(modelHash, byClass)
+  }
+  let key = byClass.get(numericClass)
+  if (key === undefined) {
+    key = `${modelHash}|${backendOf(numericClass)}`
+    if (byClass.size >= 1024) byClass.clear()
+    byClass.set(numericClass, key)
+  }
+  return key
 }
+/** modelHash -> numericClass -> key: selection asks for every candidate's streak on every job. */
+const trustKeys = new Map<string, Map<string, string>>()
 
 function fresh (peerId: string, at: number): Required<Omit<TrustRecord, 'flaggedReason' | 'flaggedAt' | 'lastFailureAt' | 'lastCanary'>> & TrustRecord {
   return {
@@ -251,7 +273,8 @@ export class ReputationBook {
 
   /** Consecutive valid votes for this model in this class's backend. */
   streak (peerId: string, modelHash: string, numericClass: NumericClass): number {
-    return this.peers.get(peerId)?.streaks[trustKey(modelHash, numericClass)] ?? 0
+    const e = this.peers.get(peerId)
+    return e === undefined ? 0 : e.streaks[trustKey(modelHash, numericClass)] ?? 0
   }
 
   isEstablished (peerId: string, modelHash: string, numericClass: NumericClass): boolean {

@@ -4,6 +4,7 @@ import { openStore } from '../storage/index.js'
 import type { Store } from '../storage/index.js'
 import { sha256Hex } from '../tensor/index.js'
 import { ModelRegistry } from './registry.js'
+import { HttpCatalog } from './http-catalog.js'
 import type { ModelProgressDetail } from './registry.js'
 
 const MANIFEST_URL = 'http://site.test/models/manifest.json'
@@ -58,7 +59,7 @@ describe('ModelRegistry', () => {
       [MANIFEST_URL]: manifestFor([{ id: 'a', file: 'models/a.onnx', bytes: bytesA }]),
       'http://site.test/models/a.onnx': bytesA
     })
-    const reg = new ModelRegistry({ store: s, fetch }, { manifestUrl: MANIFEST_URL })
+    const reg = new ModelRegistry({ store: s, catalog: new HttpCatalog(MANIFEST_URL, { fetch }) })
     const progress: ModelProgressDetail[] = []
     reg.addEventListener('model:progress', (ev) => progress.push(ev.detail))
 
@@ -84,7 +85,7 @@ describe('ModelRegistry', () => {
       [MANIFEST_URL]: manifestFor([{ id: 'a', file: 'models/a.onnx', bytes: bytesA }]),
       'http://site.test/models/a.onnx': evil
     })
-    const reg = new ModelRegistry({ store: s, fetch }, { manifestUrl: MANIFEST_URL })
+    const reg = new ModelRegistry({ store: s, catalog: new HttpCatalog(MANIFEST_URL, { fetch }) })
     const err = await reg.resolve(shaA).catch((e: Error) => e)
     expect(err).toHaveProperty('name', 'HashMismatchError')
     expect(await s.hasModel(shaA)).toBe(false)
@@ -96,7 +97,7 @@ describe('ModelRegistry', () => {
       [MANIFEST_URL]: manifestFor([{ id: 'a', file: 'models/a.onnx', bytes: bytesA, declared: 1000 }]),
       'http://site.test/models/a.onnx': bytesA
     })
-    const reg = new ModelRegistry({ store: s, fetch }, { manifestUrl: MANIFEST_URL })
+    const reg = new ModelRegistry({ store: s, catalog: new HttpCatalog(MANIFEST_URL, { fetch }) })
     const err = await reg.resolve(shaA).catch((e: Error) => e)
     expect(err).toHaveProperty('name', 'HashMismatchError')
   })
@@ -107,9 +108,9 @@ describe('ModelRegistry', () => {
     const asked: string[] = []
     const reg = new ModelRegistry({
       store: s,
-      fetch,
+      catalog: new HttpCatalog(MANIFEST_URL, { fetch }),
       fetchFromPeers: async (sha, { onProgress }) => { asked.push(sha); onProgress?.(bytesA.length, bytesA.length); return bytesA }
-    }, { manifestUrl: MANIFEST_URL })
+    })
     const peerProgress: ModelProgressDetail[] = []
     reg.addEventListener('model:progress', (ev) => peerProgress.push(ev.detail))
     const got = await reg.resolve(shaA)
@@ -121,7 +122,7 @@ describe('ModelRegistry', () => {
 
   it('refuses wrong bytes from peers', async () => {
     const s = await store()
-    const reg = new ModelRegistry({ store: s, fetchFromPeers: async () => new Uint8Array([1, 2, 3]) }, { manifestUrl: null })
+    const reg = new ModelRegistry({ store: s, catalog: null, fetchFromPeers: async () => new Uint8Array([1, 2, 3]) })
     const err = await reg.resolve(shaA).catch((e: Error) => e)
     expect(err).toHaveProperty('name', 'HashMismatchError')
     expect(await s.hasModel(shaA)).toBe(false)
@@ -130,7 +131,7 @@ describe('ModelRegistry', () => {
   it('throws ModelNotFoundError when nobody has it', async () => {
     const s = await store()
     const { fetch } = fakeFetch({ [MANIFEST_URL]: manifestFor([]) })
-    const reg = new ModelRegistry({ store: s, fetch, fetchFromPeers: async () => undefined }, { manifestUrl: MANIFEST_URL })
+    const reg = new ModelRegistry({ store: s, catalog: new HttpCatalog(MANIFEST_URL, { fetch }), fetchFromPeers: async () => undefined })
     const err = await reg.resolve(shaA).catch((e: Error) => e)
     expect(err).toHaveProperty('name', 'ModelNotFoundError')
   })
@@ -138,7 +139,7 @@ describe('ModelRegistry', () => {
   it('honours an aborted signal', async () => {
     const s = await store()
     const { fetch } = fakeFetch({ [MANIFEST_URL]: manifestFor([{ id: 'a', file: 'models/a.onnx', bytes: bytesA }]) })
-    const reg = new ModelRegistry({ store: s, fetch }, { manifestUrl: MANIFEST_URL })
+    const reg = new ModelRegistry({ store: s, catalog: new HttpCatalog(MANIFEST_URL, { fetch }) })
     const ac = new AbortController()
     ac.abort()
     const err = await reg.resolve(shaA, { signal: ac.signal }).catch((e: Error) => e)
@@ -153,8 +154,30 @@ describe('ModelRegistry', () => {
       [MANIFEST_URL]: manifestFor([{ id: 'a', file: 'models/a.onnx', bytes: bytesA }]),
       'http://site.test/models/a.onnx': bytesA
     })
-    const reg = new ModelRegistry({ store: corrupt, fetch }, { manifestUrl: MANIFEST_URL })
+    const reg = new ModelRegistry({ store: corrupt, catalog: new HttpCatalog(MANIFEST_URL, { fetch }) })
     expect((await reg.resolve(shaA)).source).toBe('http')
     expect(await s.hasModel(shaA)).toBe(true)
+  })
+
+  it('resolves model references in one place: catalog id, sha256, bytes', async () => {
+    const s = await store()
+    const { fetch } = fakeFetch({ [MANIFEST_URL]: manifestFor([{ id: 'a', file: 'models/a.onnx', bytes: bytesA }]) })
+    const reg = new ModelRegistry({ store: s, catalog: new HttpCatalog(MANIFEST_URL, { fetch }) })
+    expect(await reg.resolveRef('a')).toMatchObject({ sha256: shaA, entry: { id: 'a' } })
+    expect(await reg.resolveRef(shaA.toUpperCase())).toMatchObject({ sha256: shaA, entry: { id: 'a' } })
+    const other = Uint8Array.from([1, 2, 3])
+    expect(await reg.resolveRef(other)).toEqual({ sha256: sha256Hex(other), entry: undefined })
+    // bytes given by the caller are kept, so workers lacking them can fetch them from us
+    expect(await s.hasModel(sha256Hex(other))).toBe(true)
+    await expect(reg.resolveRef('nope')).rejects.toMatchObject({ name: 'ModelNotFoundError' })
+    await expect(reg.resolveRef(' ')).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+    await expect(new ModelRegistry({ store: s, catalog: null }).resolveRef('a')).rejects.toMatchObject({ name: 'ModelNotFoundError' })
+  })
+
+  it('refuses a catalog model over the size limit with ModelTooLargeError', async () => {
+    const s = await store()
+    const { fetch } = fakeFetch({ [MANIFEST_URL]: manifestFor([{ id: 'a', file: 'models/a.onnx', bytes: bytesA }]) })
+    const reg = new ModelRegistry({ store: s, catalog: new HttpCatalog(MANIFEST_URL, { fetch }) }, { maxModelBytes: 1000 })
+    await expect(reg.resolve(shaA)).rejects.toMatchObject({ name: 'ModelTooLargeError' })
   })
 })

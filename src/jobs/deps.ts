@@ -13,7 +13,8 @@ export function requesterDeps (network: Network, signer: Signer): Omit<Requester
   return {
     signer,
     verifier: libp2pVerifier,
-    candidates: () => network.getContributors().map(p => ({ peerId: p.peerId, numericClass: p.announcement?.numericClass ?? 'unknown/unknown/t1/unknown' })),
+    // sorted, so that a seeded requester draws the same peers from the same set whatever order announcements came in
+    candidates: () => network.getContributors().map(p => ({ peerId: p.peerId, numericClass: p.announcement?.numericClass ?? 'unknown/unknown/t1/unknown' })).sort((a, b) => (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)),
     send: async (peerId, req, { signal }) => await network.requestJob(peerId, req, { signal }),
     random: Math.random,
     now: Date.now,

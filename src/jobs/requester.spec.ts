@@ -18,7 +18,7 @@ import type { Signer } from '../consensus/types.js'
 import type { JobRequest, JobResponse, ObservationMessage } from '../network/codec.js'
 import { decodeObservationMessage, encodeObservationMessage } from '../network/codec.js'
 
-type Behaviour = 'honest' | 'wrong' | 'fail' | 'sole-liar'
+type Behaviour = 'honest' | 'wrong' | 'fail' | 'sole-liar' | 'silent'
 
 const MODEL = 'c'.repeat(64)
 const policy = { kind: 'tolerance' as const, atol: 1e-5, rtol: 1e-4 }
@@ -37,7 +37,7 @@ beforeAll(async () => {
   for (let i = 0; i < 8; i++) pool.push(signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(i + 1))))
 })
 
-function world (behaviours: Behaviour[], book = new ReputationBook({ establishedAfter: 3 })): { deps: RequesterDeps, peers: Map<string, FakePeer> } {
+function world (behaviours: Behaviour[], book = new ReputationBook({ establishedAfter: 3 }), hold?: (req: JobRequest) => Promise<void> | undefined): { deps: RequesterDeps, peers: Map<string, FakePeer> } {
   const peers = new Map<string, FakePeer>()
   behaviours.forEach((behaviour, i) => peers.set(pool[i].peerId, { signer: pool[i], behaviour, asked: 0 }))
   let t = 1_700_000_000_000
@@ -51,11 +51,15 @@ function world (behaviours: Behaviour[], book = new ReputationBook({ established
     now: () => (t += 1),
     randomHex: (n) => Array.from({ length: n }, () => Math.floor(rng() * 256).toString(16).padStart(2, '0')).join(''),
     waitForPeers: async () => { await new Promise(resolve => setTimeout(resolve, 5)) },
-    send: async (peerId: string, req: JobRequest): Promise<JobResponse> => {
+    send: async (peerId: string, req: JobRequest, { signal }): Promise<JobResponse> => {
       const p = peers.get(peerId)
       if (p == null) throw new Error('unknown peer')
       p.asked++
+      await hold?.(req)
       if (p.behaviour === 'fail') throw Object.assign(new Error('peer went away'), { name: 'TimeoutError' })
+      if (p.behaviour === 'silent') {
+        await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true }) })
+      }
       return await handleJob(req, { from: requesterSigner.peerId, signal: new AbortController().signal }, {
         signer: p.signer,
         now: () => t,
@@ -115,6 +119,16 @@ describe('runVerifiedJob (fixed k)', () => {
     await expect(runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })).rejects.toMatchObject({ name: 'NoQuorumError' })
   })
 
+  it('replaces a replica that does not answer within replicaTimeout, long before the deadline', async () => {
+    const { deps } = world(['silent', 'honest', 'honest', 'honest'])
+    deps.now = Date.now
+    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 4, quorum: 3, timeout: 20_000, replicaTimeout: 50 })
+    expect(r.outputHash).toBe(expected)
+    expect(r.failed).toEqual([{ peerId: pool[0].peerId, reason: 'no answer within 50 ms' }])
+    expect(r.ms).toBeLessThan(10_000)
+    expect(deps.book.get(pool[0].peerId)?.failures).toBe(1)
+  })
+
   it('fails with NotEnoughPeersError when too few contributors exist', async () => {
     const { deps } = world(['honest'])
     await expect(runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2, peerWait: 10 })).rejects.toMatchObject({ name: 'NotEnoughPeersError' })
@@ -152,6 +166,40 @@ describe('reputation and canaries', () => {
     expect(requester.book.isFlagged(pool[0].peerId)).toBe(true)
     expect(requester.book.isFlagged(pool[1].peerId)).toBe(false)
     expect(requester.book.canariesPassed(pool[1].peerId)).toBe(1)
+  })
+})
+
+describe('re-verification', () => {
+  it('runs in the background after a flag: request() returns first, settled() waits, a wrong sole answer is retracted', async () => {
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    // re-verification jobs are fixed 2-of-2: hold them until the flagging request has returned
+    const { deps, peers } = world(['sole-liar', 'honest', 'honest', 'honest'], undefined, (req) => (req.spec.replicas === 2 && req.spec.quorum === 2 ? gate : undefined))
+    const liar = pool[0].peerId
+    const requester = new Requester({ deps }, { trust: { establishedAfter: 1, maxInvalid: 1 }, seed: 5 })
+    const retracted: string[] = []
+    requester.addEventListener('job:retracted', (evt) => { retracted.push(evt.detail.jobId) })
+    const flaggedEvents: string[] = []
+    requester.addEventListener('trust:flagged', (evt) => { flaggedEvents.push(evt.detail.peerId) })
+    // no rechecks: the liar, once established, gets a wrong answer accepted alone
+    const adaptive = { floorRecheck: 0, probation: 0, probationRecheck: 0 }
+    let wrongJob: string | undefined
+    for (let i = 0; i < 60 && wrongJob == null; i++) {
+      const r = await requester.request({ modelHash: MODEL, inputs, policy, adaptive })
+      if (r.outputHash !== expected) wrongJob = r.jobId
+    }
+    expect(wrongJob).toBeDefined()
+    // now it lies everywhere: one dissent flags it
+    peers.get(liar)!.behaviour = 'wrong'
+    const r = await requester.request({ modelHash: MODEL, inputs, policy, replicas: 4, quorum: 2 })
+    expect(r.outputHash).toBe(expected)
+    expect(requester.book.isFlagged(liar)).toBe(true)
+    expect(flaggedEvents).toEqual([liar])
+    // the request is answered while the re-verification still waits at the gate
+    expect(retracted).toEqual([])
+    release()
+    await requester.settled()
+    expect(retracted).toContain(wrongJob)
   })
 })
 

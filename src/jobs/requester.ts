@@ -1,8 +1,9 @@
 /**
- * Requester side of one job: choose replicas, send the job, verify the signed
- * votes, replace missing or failed replicas, escalate on disagreement up to a
- * cap, accept under the acceptance rule (consensus/replication.ts judgeJob)
- * and produce a receipt. Every outcome is recorded in the reputation book.
+ * Requester side of one job, I/O only: wait for contributors, plan
+ * (consensus/replication.ts planJob), send specs, verify the signed votes,
+ * keep time, and feed all of it to the job run (consensus/jobrun.ts), which
+ * alone decides whom more to ask, what to record in the reputation book and
+ * when to accept or fail. The accepted job gets a signed receipt.
  *
  * Two ways to choose replicas:
  * - fixed (`replicas`/`quorum` given, the CLI's `--replicas 3 --quorum 2`):
@@ -16,33 +17,23 @@ import { hashTensors } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from '../consensus/job.js'
 import { verifyVote } from '../consensus/vote.js'
-import { outputsAgree } from '../consensus/compare.js'
-import { selectPeers } from '../consensus/select.js'
 import { buildReceipt, serializeReceipt } from '../consensus/receipt.js'
-import { escalationPlan, judgeJob, planReplication } from '../consensus/replication.js'
-import { judgeCanary } from '../consensus/canary.js'
-import type { Candidate } from '../consensus/replication.js'
+import { planJob } from '../consensus/replication.js'
+import { DEFAULT_MAX_REPLICAS, JobRun, peersFor } from '../consensus/jobrun.js'
+import type { AcceptAction, DispatchReason, JobRunAction, JobRunEvent } from '../consensus/jobrun.js'
+import type { Candidate, ReplicationPlan } from '../consensus/replication.js'
 import type { CanaryCase } from '../consensus/canary.js'
 import type { ReputationBook } from '../consensus/reputation.js'
 import type { GroupOf } from '../consensus/groups.js'
+import type { AdaptiveOptions } from '../consensus/replication.js'
 import type { Ballot, ComparisonPolicy, JobSpec, SignatureVerifier, Signer } from '../consensus/types.js'
 import type { JobRequest, JobResponse } from '../network/codec.js'
 import { createLogger } from '../logger.js'
 
 const log = createLogger('requester')
 
-export interface AdaptiveOptions {
-  /** Replicas and quorum for a job whose first peer is not established. @default { replicas: 3, quorum: 3 } */
-  base?: { replicas: number, quorum: number }
-  /** Fewest replicas ever dispatched; 2+ turns single-replica jobs off. @default 1 */
-  minReplicas?: number
-  /** Chance of a hidden late recheck for an established peer's solo job. @default 0.1 */
-  floorRecheck?: number
-  /** Chance of a recheck for a newcomer's job or a solo job in probation. @default 1 */
-  probationRecheck?: number
-  /** Solo jobs after becoming established that are always rechecked. @default 10 */
-  probation?: number
-}
+/** Adaptive replication's tunables (consensus/replication.ts PlanInput documents each default). */
+export type { AdaptiveOptions } from '../consensus/replication.js'
 
 export interface VerifiedJobInit {
   modelHash: string
@@ -56,6 +47,12 @@ export interface VerifiedJobInit {
   adaptive?: AdaptiveOptions
   /** Overall deadline. @default 60000 ms */
   timeout?: number
+  /**
+   * A replica that has not answered this long is replaced (and counted as a
+   * failure to answer, never as cheating), so one slow peer cannot hold the
+   * job to its deadline. @default half of `timeout`
+   */
+  replicaTimeout?: number
   /** Most replicas ever asked, counting rechecks, replacements and escalation. @default 7 */
   maxReplicas?: number
   /** How long to wait for enough contributors to appear. @default 15000 ms */
@@ -76,6 +73,8 @@ export type JobProgress =
   | { type: 'escalated', jobId: string, reason: 'recheck' | 'replace' | 'dispute', add: number }
   | { type: 'accepted', jobId: string, outputHash: string, peers: string[] }
   | { type: 'flagged', peerId: string, reason: string }
+  /** A voter outvoted under the policy (recorded as dissented): a suspect whose other answers deserve a second look. */
+  | { type: 'outvoted', jobId: string, peerId: string }
 
 export interface VerifiedJobResult {
   jobId: string
@@ -116,27 +115,26 @@ export interface RequesterDeps {
   groupOf?: GroupOf
 }
 
+
 interface Dispatch { req: JobRequest, spec: JobSpec }
 
 export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit, options: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void } = {}): Promise<VerifiedJobResult> {
   const fixedReplicas = init.replicas ?? 3
   const fixedQuorum = init.quorum ?? 2
   const timeout = init.timeout ?? 60_000
-  const maxReplicas = Math.max(init.maxReplicas ?? 7, init.adaptive == null ? fixedReplicas : 1)
+  const replicaTimeout = init.replicaTimeout ?? Math.ceil(timeout / 2)
+  const maxReplicas = Math.max(init.maxReplicas ?? DEFAULT_MAX_REPLICAS, init.adaptive == null ? fixedReplicas : 1)
   const { book } = deps
   const started = deps.now()
   const deadline = AbortSignal.timeout(timeout)
   const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline])
-  const decided = new AbortController()
-  const replicaSignal = AbortSignal.any([signal, decided.signal])
   const onProgress = options.onProgress ?? (() => {})
-  const progress = (p: JobProgress): void => { if (!decided.signal.aborted) onProgress(p) }
 
   const selectable = (): Candidate[] => deps.candidates().filter(c => init.exclude?.has(c.peerId) !== true && book.isSelectable(c.peerId, deps.now()))
   const need = init.adaptive == null ? fixedReplicas : 1
   const peerWaitSignal = AbortSignal.any([signal, AbortSignal.timeout(init.peerWait ?? 15_000)])
   while (selectable().length < need && !peerWaitSignal.aborted) {
-    progress({ type: 'waiting-for-peers', have: selectable().length, need })
+    onProgress({ type: 'waiting-for-peers', have: selectable().length, need })
     await deps.waitForPeers({ signal: peerWaitSignal }).catch(() => {})
   }
   if (options.signal?.aborted === true) throw new AbortError('job aborted')
@@ -144,187 +142,142 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
   if (available.length < need) {
     throw new NotEnoughPeersError(`need ${need} selectable contributors for model ${init.modelHash.slice(0, 12)}, found ${available.length}`)
   }
-
-  let plan: { peers: string[], replicas: number, quorum: number, recheck: boolean }
-  if (init.adaptive == null) {
-    plan = { peers: selectPeers(available.map(c => c.peerId), fixedReplicas, deps.random), replicas: fixedReplicas, quorum: fixedQuorum, recheck: false }
-  } else {
-    const planned = planReplication({ book, candidates: available, modelHash: init.modelHash, rng: deps.random, now: deps.now(), ...init.adaptive, exclude: init.exclude, firstWeight: init.firstWeight })
-    if (planned == null) throw new NotEnoughPeersError(`no selectable contributor for model ${init.modelHash.slice(0, 12)}`)
-    plan = planned
-  }
+  const plan: ReplicationPlan | undefined = planJob(
+    init.adaptive == null ? { kind: 'fixed', replicas: fixedReplicas, quorum: fixedQuorum } : { kind: 'adaptive', options: init.adaptive },
+    { book, candidates: available, modelHash: init.modelHash, rng: deps.random, now: deps.now(), exclude: init.exclude, firstWeight: init.firstWeight }
+  )
+  if (plan == null) throw new NotEnoughPeersError(`no selectable contributor for model ${init.modelHash.slice(0, 12)}`)
 
   const inputHash = hashTensors(init.inputs)
   const makeSpec = (replicas: number, quorum: number): Dispatch => {
-    const now = deps.now()
-    const spec = createJobSpec({ modelHash: init.modelHash, inputHash, policy: init.policy, replicas, quorum, requester: deps.signer.peerId, nonce: deps.randomHex(16), createdAt: now, expiresAt: started + timeout })
+    const spec = createJobSpec({ modelHash: init.modelHash, inputHash, policy: init.policy, replicas, quorum, requester: deps.signer.peerId, nonce: deps.randomHex(16), createdAt: deps.now(), expiresAt: started + timeout })
     return { spec, req: { type: 'job', jobId: jobIdOf(spec), spec, inputs: init.inputs } }
   }
   const main = makeSpec(plan.replicas, plan.quorum)
   const jobId = main.req.jobId
-
-  const tried = new Set<string>()
-  const dispatched: string[] = []
-  const ballots: Ballot[] = []
-  const failed: Array<{ peerId: string, reason: string }> = []
+  const run = new JobRun({ jobId, policy: init.policy, quorum: plan.quorum, replicas: plan.peers.length, recheck: plan.recheck, maxReplicas, replicaTimeoutMs: replicaTimeout, groupOf: deps.groupOf, canary: init.canary })
   const flagged: string[] = []
-  let outstanding = 0
-  let recheckPending = plan.recheck
-
-  const record = (peerId: string, outcome: Parameters<ReputationBook['record']>[1], numericClass: string | undefined, sole = false): void => {
-    if (book.record(peerId, outcome, { modelHash: init.modelHash, numericClass, jobId, at: deps.now(), sole })) {
-      flagged.push(peerId)
-      onProgress({ type: 'flagged', peerId, reason: outcome })
-    }
-  }
-  let canaryJudged = false
-  const judgeCanaryBallots = (): void => {
-    if (init.canary == null || canaryJudged) return
-    canaryJudged = true
-    for (const b of ballots) {
-      const verdict = judgeCanary(init.canary, b.output, b.vote.body.numericClass)
-      record(b.vote.body.peerId, verdict, b.vote.body.numericClass)
-    }
-  }
 
   return await new Promise<VerifiedJobResult>((resolve, reject) => {
+    const replicas = new Map<string, AbortController>()
+    let timer: ReturnType<typeof setTimeout> | undefined
     let done = false
-    let deciding = false
+    const progress = (p: JobProgress): void => { if (!run.decided) onProgress(p) }
     const finish = (err?: Error, result?: VerifiedJobResult): void => {
       if (done) return
       done = true
-      decided.abort()
+      clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
+      for (const c of replicas.values()) c.abort()
       if (err != null) reject(err)
       else resolve(result as VerifiedJobResult)
     }
-    const fail = (err: Error): void => {
-      judgeCanaryBallots()
-      finish(err)
+
+    // Every event goes through here; the actions it yields are carried out in order.
+    const feed = (event: JobRunEvent): void => {
+      if (!done) carryOut(run.step(event))
     }
-    const onAbort = (): void => {
-      fail(deadline.aborted
-        ? new TimeoutError(`job ${jobId.slice(0, 12)} reached its ${timeout} ms deadline with ${ballots.length} votes (quorum ${plan.quorum})`)
-        : new AbortError('job aborted'))
+    const carryOut = (queue: JobRunAction[]): void => {
+      while (queue.length > 0 && !done) {
+        const a = queue.shift() as JobRunAction
+        switch (a.type) {
+          case 'dispatch': queue.push(...dispatch(a)); break
+          case 'record':
+            if (book.record(a.peerId, a.outcome, { modelHash: init.modelHash, numericClass: a.numericClass, jobId: a.jobId, at: deps.now(), sole: a.sole })) {
+              flagged.push(a.peerId)
+              onProgress({ type: 'flagged', peerId: a.peerId, reason: a.outcome })
+            }
+            if (a.outcome === 'dissented') onProgress({ type: 'outvoted', jobId, peerId: a.peerId })
+            if (a.outcome === 'failed-to-answer') {
+              const reason = run.failures.find(f => f.peerId === a.peerId)?.reason ?? 'failed'
+              log('replica %s failed: %s', a.peerId, reason)
+              onProgress({ type: 'failed-replica', jobId, peerId: a.peerId, reason })
+            }
+            break
+          case 'cancel': replicas.get(a.peerId)?.abort(); break
+          case 'ignore': log('job %s: ignored a vote from %s (%s)', jobId.slice(0, 12), a.peerId, a.why); break
+          case 'accept': accept(a); break
+          case 'fail':
+            finish(a.reason === 'timeout'
+              ? new TimeoutError(`job ${jobId.slice(0, 12)} reached its ${timeout} ms deadline: ${a.detail}`)
+              : a.reason === 'aborted' ? new AbortError('job aborted') : new NoQuorumError(`job ${jobId.slice(0, 12)}: ${a.detail}; no answer is returned`))
+            break
+        }
+      }
+      schedule()
     }
+
+    // Replica timeouts: the run says when the next one falls due; a tick tells it the time.
+    const schedule = (): void => {
+      clearTimeout(timer)
+      const next = run.nextTimeout()
+      if (done || next === undefined) return
+      timer = setTimeout(() => { feed({ type: 'tick', at: deps.now() }) }, Math.max(0, next - deps.now()))
+    }
+
+    const onAbort = (): void => { feed(deadline.aborted ? { type: 'deadline', at: deps.now() } : { type: 'abort', at: deps.now() }) }
     signal.addEventListener('abort', onAbort, { once: true })
 
-    const send = (peerId: string, d: Dispatch, reason: 'initial' | 'recheck' | 'replace' | 'dispute'): void => {
-      tried.add(peerId)
-      dispatched.push(peerId)
-      outstanding++
+    const dispatch = (action: Extract<JobRunAction, { type: 'dispatch' }>): JobRunAction[] => {
+      const { count, reason } = action
+      const d = action.job === 'recheck'
+        // the recheck is a job of its own (fresh nonce, replicas 1, quorum 1): its
+        // spec and timing do not tell the first voters that they were checked
+        ? makeSpec(1, 1)
+        : main
+      const peers = reason === 'initial' ? plan.peers : peersFor(run, action, { book, candidates: selectable(), modelHash: init.modelHash, rng: deps.random, now: deps.now(), groupOf: deps.groupOf }).slice(0, count)
+      if (reason !== 'initial' && peers.length > 0) progress({ type: 'escalated', jobId, reason, add: peers.length })
+      if (action.job === 'recheck' && peers.length === 0) log('job %s: no peer left for the recheck', jobId.slice(0, 12))
+      const actions = run.step({ type: 'dispatched', at: deps.now(), jobId: d.req.jobId, reason, peers })
+      for (const p of peers) send(p, d, reason)
+      return actions
+    }
+
+    const send = (peerId: string, d: Dispatch, reason: DispatchReason): void => {
+      const controller = new AbortController()
+      replicas.set(peerId, controller)
       progress({ type: 'dispatched', jobId, peerId, reason })
-      void deps.send(peerId, d.req, { signal: replicaSignal })
+      void deps.send(peerId, d.req, { signal: AbortSignal.any([signal, controller.signal]) })
         .then(async (res) => {
           if (res.type === 'error') throw Object.assign(new Error(res.error.message), { name: res.error.name })
           const vote = await verifyVote(res.vote, deps.verifier, { jobId: d.req.jobId, modelHash: d.spec.modelHash, inputHash, output: res.outputs, expiresAt: d.spec.expiresAt })
           if (vote.body.peerId !== peerId) throw new Error('vote signed by another peer')
-          ballots.push({ vote, output: res.outputs })
           progress({ type: 'vote', jobId, peerId, outputHash: vote.body.outputHash, ms: res.ms })
+          feed({ type: 'vote', at: deps.now(), ballot: { vote, output: res.outputs } })
         })
         .catch((err: unknown) => {
-          if (decided.signal.aborted) return
+          if (done || controller.signal.aborted) return
           const e = err as { name?: unknown, message?: unknown }
           const reason = typeof e?.message === 'string' ? `${String(e.name ?? 'Error')}: ${e.message}` : String(err)
-          log('replica %s failed: %s', peerId, reason)
-          failed.push({ peerId, reason })
-          // slow, silent or refusing: never counted as cheating, but it lowers selection weight
-          record(peerId, 'failed-to-answer', undefined)
-          progress({ type: 'failed-replica', jobId, peerId, reason })
-        })
-        .finally(() => {
-          outstanding--
-          evaluate()
+          feed({ type: 'replica-failed', at: deps.now(), peerId, reason })
         })
     }
 
-    const accept = (j: Extract<ReturnType<typeof judgeJob>, { status: 'accepted' }>): boolean => {
-      const sole = j.sole
-      // The receipt carries this job id's votes only (a recheck is its own job),
-      // and they must meet the acceptance rule on their own.
-      const own = ballots.filter(b => b.vote.body.jobId === jobId)
-      const inCluster = new Set(j.result.agreeing)
-      const agreeingOwn = own.filter(b => inCluster.has(b))
-      const dissentingOwn = own.filter(b => !inCluster.has(b))
-      const required = dissentingOwn.length === 0 ? main.spec.quorum : Math.max(main.spec.quorum, 2 * dissentingOwn.length + 1)
-      if (agreeingOwn.length < required) return false
-      // the accepted output must be one this job's voters signed
-      const centre = agreeingOwn.find(b => b.vote.body.outputHash === j.result.outputHash && b.vote.body.numericClass === j.result.numericClass) ?? agreeingOwn[0]
-      const result = { output: centre.output, outputHash: centre.vote.body.outputHash, numericClass: centre.vote.body.numericClass }
-      if (!agreeingOwn.every(b => outputsAgree(result.output, b.output, init.policy, result.numericClass, b.vote.body.numericClass))) return false
-      deciding = true
-      if (init.canary != null) judgeCanaryBallots()
-      else for (const o of j.outcomes) record(o.peerId, o.outcome, o.numericClass, sole)
-      const agreeing = agreeingOwn.map(b => b.vote.body.peerId)
-      onProgress({ type: 'accepted', jobId, outputHash: result.outputHash, peers: agreeing })
-      decided.abort()
-      buildReceipt({ spec: main.spec, jobId, accepted: { output: result.output, outputHash: result.outputHash, numericClass: result.numericClass }, ballots: own, agreeingPeers: agreeing, signer: deps.signer })
+    const accept = (a: AcceptAction): void => {
+      const agreeing = a.agreeing.map(b => b.vote.body.peerId)
+      onProgress({ type: 'accepted', jobId, outputHash: a.outputHash, peers: agreeing })
+      buildReceipt({ spec: main.spec, jobId, accepted: { output: a.output, outputHash: a.outputHash, numericClass: a.numericClass }, ballots: a.ballots, agreeingPeers: agreeing, signer: deps.signer })
         .then((receipt) => {
           finish(undefined, {
             jobId,
             spec: main.spec,
-            output: result.output,
-            outputHash: result.outputHash,
-            numericClass: result.numericClass,
+            output: a.output,
+            outputHash: a.outputHash,
+            numericClass: a.numericClass,
             agreeing,
-            dissenting: dissentingOwn.map(b => b.vote.body.peerId),
-            failed,
-            dispatched,
-            ballots: own,
+            dissenting: a.dissenting.map(b => b.vote.body.peerId),
+            failed: run.failures,
+            dispatched: run.dispatched,
+            ballots: a.ballots,
             receiptText: serializeReceipt(receipt),
             flagged,
-            sole,
+            sole: a.sole,
             ms: deps.now() - started
           })
         }, (err) => { finish(err) })
-      return true
     }
 
-    const evaluate = (): void => {
-      if (done || deciding) return
-      const j = judgeJob({ ballots, policy: init.policy, quorum: plan.quorum, outstanding, dispatched: dispatched.length, recheckPending, maxReplicas, groupOf: deps.groupOf })
-      if (j.status === 'waiting') return
-      if (j.status === 'failed') {
-        fail(new NoQuorumError(`job ${jobId.slice(0, 12)}: ${j.reason}; no answer is returned`))
-        return
-      }
-      if (j.status === 'accepted') {
-        if (accept(j)) return
-        // the votes of this job id alone do not make its quorum (a recheck vote filled it): ask one more
-        escalate('dispute', 1)
-        return
-      }
-      escalate(j.reason, j.add)
-    }
-
-    const escalate = (reason: 'recheck' | 'replace' | 'dispute', add: number): void => {
-      const voterClasses = ballots.map(b => b.vote.body.numericClass)
-      const peers = escalationPlan({ book, candidates: selectable(), modelHash: init.modelHash, rng: deps.random, now: deps.now(), tried, voterClasses, count: add, groupOf: deps.groupOf })
-      if (reason === 'recheck') {
-        recheckPending = false
-        // the recheck is a job of its own (fresh nonce, replicas 1, quorum 1): its
-        // spec and timing do not tell the first voters that they were checked
-        if (peers.length > 0) {
-          progress({ type: 'escalated', jobId, reason, add: 1 })
-          send(peers[0], makeSpec(1, 1), 'recheck')
-        } else {
-          log('job %s: no peer left for the recheck', jobId.slice(0, 12))
-          evaluate()
-        }
-        return
-      }
-      if (peers.length > 0) {
-        progress({ type: 'escalated', jobId, reason, add: peers.length })
-        for (const p of peers) send(p, main, reason)
-      }
-      if (outstanding === 0) {
-        const why = ballots.length > 0
-          ? `no output reached the acceptance rule (${ballots.length} votes from ${tried.size} peers, ${failed.length} failed; no further peer to ask)`
-          : `no replica answered (${failed.length} failed: ${failed.map(f => f.reason).slice(0, 3).join('; ')})`
-        fail(new NoQuorumError(`job ${jobId.slice(0, 12)}: ${why}`))
-      }
-    }
-
-    for (const p of plan.peers) send(p, main, 'initial')
+    carryOut(run.start())
+    if (signal.aborted) onAbort()
   })
 }

@@ -1,7 +1,9 @@
 /**
  * A requester with memory: the reputation book (persisted by the caller),
  * canary jobs mixed into real traffic, and re-verification of a flagged
- * peer's recent accepted work.
+ * peer's recent accepted work. Canaries and re-verification run in the
+ * background, one re-verification at a time, never inside someone's
+ * `request()`; `settled()` waits for them.
  *
  * @example
  * ```ts
@@ -17,6 +19,7 @@ import { outputsAgree } from '../consensus/compare.js'
 import { ReputationBook } from '../consensus/reputation.js'
 import type { ReputationInit, TrustRecord } from '../consensus/reputation.js'
 import { CanarySchedule } from '../consensus/canary.js'
+import { createRng } from '../consensus/select.js'
 import { signObservation, verifyObservation, weighObservation } from '../consensus/observation.js'
 import type { ObservationMessage } from '../network/codec.js'
 import type { ComparisonPolicy } from '../consensus/types.js'
@@ -32,6 +35,11 @@ export interface RequesterInit {
   canaryRate?: number
   /** Accepted jobs kept (inputs and output) for re-verification. @default 128 */
   recentLimit?: number
+  /**
+   * Seed for peer selection, canary draws and canary inputs, so that a run can
+   * be repeated (tests, simulations). @default unseeded (the platform's Math.random)
+   */
+  seed?: number
 }
 
 export interface RequesterComponents {
@@ -54,7 +62,7 @@ export interface RequesterEvents {
   'trust:observation': CustomEvent<{ subject: string, observer: string, action: 'dissented' | 'flag', reason: string }>
 }
 
-interface Remembered { modelHash: string, inputs: NamedTensors, policy: ComparisonPolicy, output: NamedTensors, numericClass: string }
+interface Remembered { modelHash: string, inputs: NamedTensors, policy: ComparisonPolicy, output: NamedTensors, numericClass: string, reverified?: boolean }
 
 /** Fresh inputs that look like real work: the real input with ~1% noise (float tensors only). */
 export function perturbInputs (inputs: NamedTensors, random: () => number): NamedTensors | undefined {
@@ -76,7 +84,11 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
   private readonly components: RequesterComponents
   private readonly recent = new Map<string, Remembered>()
   private readonly recentLimit: number
-  private readonly canaries = new Set<Promise<void>>()
+  /** Canaries and re-verifications in flight. */
+  private readonly background = new Set<Promise<void>>()
+  /** Re-verifications run one after another, so a flag never floods the network. */
+  private reverifying: Promise<void> = Promise.resolve()
+  private readonly random: () => number
   /** observer|jobId|subject already weighed. */
   private readonly weighed = new Set<string>()
 
@@ -86,39 +98,53 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     this.book = components.records != null ? ReputationBook.fromRecords(components.records, init.trust) : new ReputationBook(init.trust)
     this.schedule = new CanarySchedule({ rate: init.canaryRate })
     this.recentLimit = init.recentLimit ?? 128
+    this.random = init.seed != null ? createRng(init.seed) : components.deps.random
   }
 
   private get deps (): RequesterDeps {
-    return { ...this.components.deps, book: this.book }
+    return { ...this.components.deps, random: this.random, book: this.book }
+  }
+
+  private track (p: Promise<void>): void {
+    const tracked = p.finally(() => { this.background.delete(tracked) })
+    this.background.add(tracked)
   }
 
   /** Runs a verified job; may follow it with a canary (in the background). */
   async request (init: VerifiedJobInit, options: { signal?: AbortSignal, onProgress?: (p: JobProgress) => void } = {}): Promise<VerifiedJobResult> {
+    // flags raised by a job that then fails count too
+    const flagged: string[] = []
+    const outvoted: string[] = []
+    const onProgress = (p: JobProgress): void => {
+      if (p.type === 'flagged') flagged.push(p.peerId)
+      if (p.type === 'outvoted') outvoted.push(p.peerId)
+      options.onProgress?.(p)
+    }
     let result: VerifiedJobResult
     try {
-      result = await runVerifiedJob(this.deps, init, options)
+      result = await runVerifiedJob(this.deps, init, { ...options, onProgress })
     } finally {
       await this.save()
+      this.afterFlags(flagged)
+      // an outvoted peer (a recheck's voter included) is suspect: its other
+      // remembered answers are re-run too, before it is flagged
+      for (const peerId of new Set(outvoted)) if (!flagged.includes(peerId)) this.queueReverify(peerId)
     }
     this.remember(result.jobId, { modelHash: init.modelHash, inputs: init.inputs, policy: init.policy, output: result.output, numericClass: result.numericClass })
     await this.shareDissent(result)
-    await this.afterFlags(result.flagged)
-    if (this.components.localRun != null && this.schedule.next(this.components.deps.random)) {
-      const p = this.runCanary(init).finally(() => { this.canaries.delete(p) })
-      this.canaries.add(p)
-    }
+    if (this.components.localRun != null && this.schedule.next(this.random)) this.track(this.runCanary(init))
     return result
   }
 
-  /** Waits for canaries still in flight (tests, shutdown). */
+  /** Waits for canaries and re-verifications still in flight, including those they start (tests, shutdown). */
   async settled (): Promise<void> {
-    while (this.canaries.size > 0) await Promise.allSettled([...this.canaries])
+    while (this.background.size > 0) await Promise.allSettled([...this.background])
   }
 
   /** A known-answer job shaped like `like` (same model, policy and replication mode). */
   async runCanary (like: VerifiedJobInit, options: { signal?: AbortSignal } = {}): Promise<void> {
     const localRun = this.components.localRun
-    const inputs = perturbInputs(like.inputs, this.components.deps.random)
+    const inputs = perturbInputs(like.inputs, this.random)
     if (localRun == null || inputs == null) return
     let failed: string[] = []
     try {
@@ -131,7 +157,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
       })
       failed = this.flaggedPeers().filter(p => !before.has(p))
       this.emit('canary:done', { jobId: result?.jobId, modelHash: like.modelHash, failed })
-      await this.afterFlags(failed)
+      this.afterFlags(failed)
     } catch (err: any) {
       this.emit('canary:done', { modelHash: like.modelHash, failed, error: String(err?.message ?? err) })
     } finally {
@@ -192,7 +218,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     }
     this.emit('trust:observation', { subject: b.subject, observer: b.observer, action: weight.action, reason: weight.reason })
     await this.save()
-    if (flagged) await this.afterFlags([b.subject])
+    if (flagged) this.afterFlags([b.subject])
     return weight.action
   }
 
@@ -205,30 +231,47 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     while (this.recent.size > this.recentLimit) this.recent.delete(this.recent.keys().next().value as string)
   }
 
-  private async afterFlags (peers: string[]): Promise<void> {
-    for (const peerId of peers) {
+  /** Announces each newly flagged peer and queues the re-verification of its work in the background. */
+  private afterFlags (peers: string[]): void {
+    for (const peerId of new Set(peers)) {
       this.emit('trust:flagged', { peerId, reason: this.book.get(peerId)?.flaggedReason ?? 'flagged' })
-      await this.reverify(peerId).catch((err) => { log('re-verification of %s failed: %s', peerId, err.message) })
+      this.queueReverify(peerId)
     }
   }
 
+  private queueReverify (peerId: string): void {
+    const next = this.reverifying.then(async () => { await this.reverify(peerId) }).catch((err) => { log('re-verification of %s failed: %s', peerId, err?.message) })
+    this.reverifying = next
+    this.track(next)
+  }
+
   /**
-   * Re-runs the flagged peer's recent accepted jobs (those still remembered)
-   * without it; a job whose new answer disagrees with the delivered one is
-   * retracted (`job:retracted`).
+   * Re-runs a flagged or outvoted peer's recent accepted jobs (those still
+   * remembered, each at most once) as fixed 2-of-2 jobs without it and
+   * without flagged peers; a job whose new answer disagrees with the
+   * delivered one is retracted (`job:retracted`).
    */
   private async reverify (peerId: string): Promise<void> {
     const jobs = this.book.recentAccepted(peerId)
     for (const a of jobs) {
       const r = this.recent.get(a.jobId)
-      if (r == null) continue
-      const exclude = new Set(this.flaggedPeers())
-      const again = await runVerifiedJob(this.deps, { modelHash: r.modelHash, inputs: r.inputs, policy: r.policy, replicas: 2, quorum: 2, exclude, peerWait: 1_000 })
+      if (r == null || r.reverified === true) continue
+      r.reverified = true
+      const exclude = new Set([...this.flaggedPeers(), peerId])
+      const flagged: string[] = []
+      const onProgress = (p: JobProgress): void => { if (p.type === 'flagged') flagged.push(p.peerId) }
+      const again = await runVerifiedJob(this.deps, { modelHash: r.modelHash, inputs: r.inputs, policy: r.policy, replicas: 2, quorum: 2, exclude, peerWait: 1_000 }, { onProgress }).catch((err: Error) => {
+        log('re-verification of job %s ended without an answer: %s', a.jobId.slice(0, 12), err.message)
+        return undefined
+      })
+      this.afterFlags(flagged)
+      if (again == null) continue
       if (!outputsAgree(again.output, r.output, r.policy, again.numericClass, r.numericClass)) {
         log('job %s accepted with %s is retracted', a.jobId.slice(0, 12), peerId)
         this.emit('job:retracted', { jobId: a.jobId, peerId })
       }
     }
+    await this.save()
   }
 
   private async save (): Promise<void> {

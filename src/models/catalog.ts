@@ -20,6 +20,7 @@ import { generateCnn, generateMlp } from './generate.js'
 import { MANIFEST_PATH, validateManifest } from './manifest.js'
 import type { ComparisonPolicy } from '../consensus/types.js'
 import type { ExtraEntry, ModelEntry, ModelManifest, TensorSpec } from './manifest.js'
+import type { CatalogDownloadOptions, ModelCatalog } from '../core/types.js'
 
 export interface CatalogFile {
   /** Relative path under the site root, e.g. `models/ocr/det.onnx`. */
@@ -219,4 +220,32 @@ export async function resolveModel (idOrPathOrHash: string): Promise<ResolvedMod
   const hash = sha256(bytes)
   const known = catalog.manifest.models.find((m) => m.sha256 === hash)
   return known != null ? { bytes, sha256: hash, entry: known } : { bytes, sha256: hash }
+}
+
+/**
+ * The built-in catalog as a ModelCatalog (Node: the CLI's `--model mlp`): the
+ * same manifest and bytes the site serves, without HTTP.
+ */
+export class LocalCatalog implements ModelCatalog {
+  readonly where = 'the built-in catalog'
+
+  async manifest (): Promise<ModelManifest> {
+    return (await this.catalog()).manifest
+  }
+
+  async download (entry: ModelEntry | ExtraEntry, options: CatalogDownloadOptions = {}): Promise<ArrayBuffer> {
+    const file = (await this.catalog()).files.find(f => f.path === entry.file)
+    if (file == null) throw new ModelNotFoundError(`the built-in catalog has no file ${entry.file}`)
+    options.onProgress?.(file.bytes.byteLength, file.bytes.byteLength)
+    // a real copy: file bytes may be a Node Buffer, whose slice() is a view on a shared pool
+    const copy = new Uint8Array(file.bytes.byteLength)
+    copy.set(file.bytes)
+    return copy.buffer
+  }
+
+  private async catalog (): Promise<Catalog> {
+    catalogPromise ??= buildCatalog()
+    catalogPromise.catch(() => { catalogPromise = undefined })
+    return await catalogPromise
+  }
 }

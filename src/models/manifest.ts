@@ -125,7 +125,8 @@ export function validatePolicy (v: unknown, where = 'policy'): ComparisonPolicy 
         ...optionalOutput(v.output, `${where}.output`)
       }
     default:
-      fail(`${where}.kind`, `unknown policy kind ${JSON.stringify(String(v.kind))}`)
+      // String() would throw on a kind like {"toString": 1}: name only what is printable
+      fail(`${where}.kind`, `unknown policy kind ${typeof v.kind === 'string' ? JSON.stringify(v.kind) : typeof v.kind}`)
   }
 }
 
@@ -181,7 +182,7 @@ function validateModel (v: unknown, where: string): ModelEntry {
  */
 export function validateManifest (doc: unknown): ModelManifest {
   if (!isRecord(doc)) fail('', 'must be an object')
-  if (doc.v !== 1) fail('v', `unsupported version ${JSON.stringify(doc.v)}`)
+  if (doc.v !== 1) fail('v', `unsupported version ${typeof doc.v === 'number' ? doc.v : typeof doc.v}`)
   if (!Array.isArray(doc.models) || doc.models.length > MAX_MODELS) fail('models', `must be an array of at most ${MAX_MODELS}`)
   const extrasRaw = doc.extras ?? []
   if (!Array.isArray(extrasRaw) || extrasRaw.length > MAX_EXTRAS) fail('extras', `must be an array of at most ${MAX_EXTRAS}`)

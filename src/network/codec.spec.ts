@@ -111,10 +111,33 @@ describe('model protocol codec', () => {
 })
 
 describe('announcement codec', () => {
-  const a = { peerId: '12D3KooWabc', models: ['f'.repeat(64)], numericClass: 'ort-web/wasm/t2/chromium', backend: 'wasm', threads: 2, jobsDone: 4, at: 1 }
+  const a = { peerId: '12D3KooWabc', models: ['f'.repeat(64)], numericClass: 'ort-web/wasm/t2/chromium', backend: 'wasm', threads: 2, jobsDone: 4, at: 1, paused: false, runtime: 'ort-web' }
 
-  it('round-trips', () => {
+  it('round-trips, paused or not, with and without a runtime', () => {
     expect(decodeAnnouncement(encodeAnnouncement(a), 4096)).toEqual(a)
+    expect(decodeAnnouncement(encodeAnnouncement({ ...a, paused: true }), 4096)).toEqual({ ...a, paused: true })
+    const { runtime: _runtime, ...noRuntime } = a
+    expect(decodeAnnouncement(encodeAnnouncement(noRuntime), 4096)).toEqual(noRuntime)
+  })
+
+  it('reads an announcement from a peer that predates paused and runtime as not paused', () => {
+    const { paused: _paused, runtime: _runtime, ...old } = a
+    expect(decodeAnnouncement(encode({ v: 1, ...old }), 4096)).toEqual({ ...old, paused: false })
+  })
+
+  it('puts only the announcement fields on the wire', () => {
+    const bytes = encodeAnnouncement({ ...a, secret: 'x'.repeat(100) } as typeof a)
+    expect(decodeAnnouncement(bytes, 4096)).toEqual(a)
+    expect(bytes.byteLength).toBe(encodeAnnouncement(a).byteLength)
+  })
+
+  it('rejects a paused that is not a boolean and a runtime that is empty, too long or not a string', () => {
+    expectName(() => decodeAnnouncement(encode({ v: 1, ...a, paused: 1 }), 4096), 'InvalidMessageError', 'paused')
+    expectName(() => decodeAnnouncement(encode({ v: 1, ...a, paused: 'no' }), 4096), 'InvalidMessageError', 'paused')
+    expectName(() => decodeAnnouncement(encode({ v: 1, ...a, runtime: '' }), 4096), 'InvalidMessageError', 'runtime')
+    expectName(() => decodeAnnouncement(encode({ v: 1, ...a, runtime: 'r'.repeat(33) }), 4096), 'InvalidMessageError', 'runtime')
+    expectName(() => decodeAnnouncement(encode({ v: 1, ...a, runtime: 7 }), 4096), 'InvalidMessageError', 'runtime')
+    expect(decodeAnnouncement(encode({ v: 1, ...a, runtime: 'r'.repeat(32) }), 4096).runtime).toBe('r'.repeat(32))
   })
 
   it('rejects too many or malformed model hashes', () => {

@@ -4,7 +4,7 @@
  * Bad input raises InvalidMessageError (or MessageTooLargeError), never crashes.
  */
 import { encode, decode } from 'cborg'
-import { InvalidMessageError, MessageTooLargeError } from '../errors.js'
+import { InvalidMessageError, MessageTooLargeError, showValue } from '../errors.js'
 import { isSha256Hex, tensorsFromWire, tensorsToWire } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { validateJobSpec } from '../consensus/job.js'
@@ -12,7 +12,7 @@ import { validateSignedVote } from '../consensus/vote.js'
 import type { JobSpec, SignedVote } from '../consensus/types.js'
 import { validateObservationBody } from '../consensus/observation.js'
 import type { ObservationEvidence, SignedObservation } from '../consensus/observation.js'
-import { MAX_ANNOUNCED_MODELS } from './constants.js'
+import { MAX_ANNOUNCED_MODELS, MAX_RUNTIME_NAME } from './constants.js'
 
 export interface JobRequest {
   type: 'job'
@@ -40,15 +40,19 @@ export interface Announcement {
   jobsDone: number
   /** ms since epoch (sender's clock; informational). */
   at: number
+  /** The peer takes no jobs for now (user pause, hidden tab, battery…). Peers from before this field decode as false. */
+  paused: boolean
+  /** Inference runtime, e.g. 'ort-web' | 'ort-node' (at most 32 characters). Absent from older peers. */
+  runtime?: string
 }
 
 const DECODE_OPTIONS = { strict: true, rejectDuplicateMapKeys: true, useMaps: false, allowUndefined: false, allowIndefinite: false }
 
-export function encodeMessage (msg: object): Uint8Array {
+function encodeMessage (msg: object): Uint8Array {
   return encode({ v: 1, ...msg })
 }
 
-export function decodeMessage (bytes: Uint8Array, maxBytes: number): Record<string, unknown> {
+function decodeMessage (bytes: Uint8Array, maxBytes: number): Record<string, unknown> {
   if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(`message of ${bytes.byteLength} bytes exceeds ${maxBytes}`)
   let value: unknown
   try {
@@ -60,7 +64,7 @@ export function decodeMessage (bytes: Uint8Array, maxBytes: number): Record<stri
     throw new InvalidMessageError('message must be a map')
   }
   const m = value as Record<string, unknown>
-  if (m.v !== 1) throw new InvalidMessageError(`unsupported message version ${String(m.v)}`)
+  if (m.v !== 1) throw new InvalidMessageError(`unsupported message version ${showValue(m.v)}`)
   return m
 }
 
@@ -73,6 +77,13 @@ function str (m: Record<string, unknown>, key: string, max = 256): string {
 function num (m: Record<string, unknown>, key: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const v = m[key]
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new InvalidMessageError(`${key} must be a number in ${min}..${max}`)
+  return v
+}
+
+function optionalBool (m: Record<string, unknown>, key: string): boolean | undefined {
+  const v = m[key]
+  if (v === undefined) return undefined
+  if (typeof v !== 'boolean') throw new InvalidMessageError(`${key} must be a boolean`)
   return v
 }
 
@@ -103,7 +114,7 @@ export function encodeJobRequest (req: JobRequest): Uint8Array {
 
 export function decodeJobRequest (bytes: Uint8Array, maxBytes: number): JobRequest {
   const m = decodeMessage(bytes, maxBytes)
-  if (m.type !== 'job') throw new InvalidMessageError(`expected a job message, got ${String(m.type)}`)
+  if (m.type !== 'job') throw new InvalidMessageError(`expected a job message, got ${showValue(m.type)}`)
   return { type: 'job', jobId: hash(m, 'jobId'), spec: validateJobSpec(m.spec), inputs: tensors(m, 'inputs') }
 }
 
@@ -115,7 +126,7 @@ export function encodeJobResponse (res: JobResponse): Uint8Array {
 export function decodeJobResponse (bytes: Uint8Array, maxBytes: number): JobResponse {
   const m = decodeMessage(bytes, maxBytes)
   if (m.type === 'error') return { type: 'error', jobId: hash(m, 'jobId'), error: errorField(m) }
-  if (m.type !== 'result') throw new InvalidMessageError(`expected a result message, got ${String(m.type)}`)
+  if (m.type !== 'result') throw new InvalidMessageError(`expected a result message, got ${showValue(m.type)}`)
   let vote: SignedVote
   try {
     vote = validateSignedVote(m.vote)
@@ -131,7 +142,7 @@ export function encodeModelRequest (sha256: string): Uint8Array {
 
 export function decodeModelRequest (bytes: Uint8Array, maxBytes: number): ModelRequest {
   const m = decodeMessage(bytes, maxBytes)
-  if (m.type !== 'model-request') throw new InvalidMessageError(`expected a model-request, got ${String(m.type)}`)
+  if (m.type !== 'model-request') throw new InvalidMessageError(`expected a model-request, got ${showValue(m.type)}`)
   return { type: 'model-request', sha256: hash(m, 'sha256') }
 }
 
@@ -142,12 +153,15 @@ export function encodeModelHeader (h: ModelResponseHeader): Uint8Array {
 export function decodeModelHeader (bytes: Uint8Array, maxBytes: number, maxModelBytes: number): ModelResponseHeader {
   const m = decodeMessage(bytes, maxBytes)
   if (m.type === 'error') return { type: 'error', error: errorField(m) }
-  if (m.type !== 'model') throw new InvalidMessageError(`expected a model header, got ${String(m.type)}`)
+  if (m.type !== 'model') throw new InvalidMessageError(`expected a model header, got ${showValue(m.type)}`)
   return { type: 'model', sha256: hash(m, 'sha256'), size: num(m, 'size', 1, maxModelBytes), chunks: num(m, 'chunks', 1, 1 << 20) }
 }
 
 export function encodeAnnouncement (a: Announcement): Uint8Array {
-  return encodeMessage(a)
+  // explicit fields: nothing else a caller's object carries goes on the wire;
+  // cborg refuses undefined, so an absent runtime is left out of the map
+  const { peerId, models, numericClass, backend, threads, jobsDone, at, paused, runtime } = a
+  return encodeMessage({ peerId, models, numericClass, backend, threads, jobsDone, at, paused, ...(runtime != null ? { runtime } : {}) })
 }
 
 export function decodeAnnouncement (bytes: Uint8Array, maxBytes: number): Announcement {
@@ -163,7 +177,9 @@ export function decodeAnnouncement (bytes: Uint8Array, maxBytes: number): Announ
     backend: str(m, 'backend', 32),
     threads: num(m, 'threads', 0, 1024),
     jobsDone: num(m, 'jobsDone'),
-    at: num(m, 'at')
+    at: num(m, 'at'),
+    paused: optionalBool(m, 'paused') ?? false,
+    ...(m.runtime !== undefined ? { runtime: str(m, 'runtime', MAX_RUNTIME_NAME) } : {})
   }
 }
 
@@ -194,7 +210,7 @@ function signedVoteField (v: unknown, where: string): SignedVote {
 /** Validates shape only; signatures and evidence are checked by consensus/observation.ts. */
 export function decodeObservationMessage (bytes: Uint8Array, maxBytes: number): ObservationMessage {
   const m = decodeMessage(bytes, maxBytes)
-  if (m.type !== 'observation') throw new InvalidMessageError(`expected an observation, got ${String(m.type)}`)
+  if (m.type !== 'observation') throw new InvalidMessageError(`expected an observation, got ${showValue(m.type)}`)
   const o = m.observation as Record<string, unknown> | undefined
   if (o == null || typeof o !== 'object' || !(o.signature instanceof Uint8Array) || !(o.publicKey instanceof Uint8Array)) {
     throw new InvalidMessageError('observation must be { body, signature, publicKey }')
@@ -210,5 +226,5 @@ export function decodeObservationMessage (bytes: Uint8Array, maxBytes: number): 
     if (!Array.isArray(e.votes) || e.votes.length !== 2) throw new InvalidMessageError('evidence.votes must be two votes')
     return { observation, evidence: { kind: 'equivocation', votes: [signedVoteField(e.votes[0], 'evidence.votes[0]'), signedVoteField(e.votes[1], 'evidence.votes[1]')] } }
   }
-  throw new InvalidMessageError(`unknown evidence kind ${String(e.kind)}`)
+  throw new InvalidMessageError(`unknown evidence kind ${showValue(e.kind)}`)
 }

@@ -1,33 +1,42 @@
-/** Versioned protocol ids, gossip topics and wire limits. */
+/**
+ * Gossip topics, network-wide defaults and limits. Each protocol keeps its own
+ * id and wire limits in `protocols/<name>/constants.ts`; they are re-exported
+ * here for callers that only want one import.
+ */
 
-export const JOB_PROTOCOL = '/crosscheck/job/1.0.0'
-export const MODEL_PROTOCOL = '/crosscheck/model/1.0.0'
+export { JOB_PROTOCOL, MAX_JOB_REQUEST_BYTES, MAX_JOB_RESPONSE_BYTES, DEFAULT_JOB_TIMEOUT_MS } from './protocols/job/constants.js'
+export { MODEL_PROTOCOL, MAX_MODEL_CONTROL_BYTES, MODEL_CHUNK_BYTES, MAX_MODEL_BYTES } from './protocols/model/constants.js'
+
 export const ANNOUNCE_TOPIC = 'crosscheck/announce/1.0.0'
 export const DISCOVERY_TOPIC = 'crosscheck/discovery/1.0.0'
 export const OBSERVATION_TOPIC = 'crosscheck/observations/1.0.0'
 
-/** Largest job request (spec + input tensors). */
-export const MAX_JOB_REQUEST_BYTES = 16 * 1024 * 1024
-/** Largest job response (vote + output tensors). */
-export const MAX_JOB_RESPONSE_BYTES = 32 * 1024 * 1024
-/** Largest control message on the model protocol. */
-export const MAX_MODEL_CONTROL_BYTES = 4 * 1024
-/** Model bytes travel in chunks of this size. */
-export const MODEL_CHUNK_BYTES = 256 * 1024
-/** Largest model accepted over the wire. */
-export const MAX_MODEL_BYTES = 256 * 1024 * 1024
 /** Largest capability announcement. */
 export const MAX_ANNOUNCE_BYTES = 16 * 1024
 /** Largest shared reputation observation (with its evidence). */
 export const MAX_OBSERVATION_BYTES = 512 * 1024
 /** Most model hashes one announcement may list. */
 export const MAX_ANNOUNCED_MODELS = 128
+/** Longest `runtime` name in an announcement ('ort-web', 'ort-node', …). */
+export const MAX_RUNTIME_NAME = 32
 
-/** @default 30 s: how long a worker may take to answer one job. */
-export const DEFAULT_JOB_TIMEOUT_MS = 30_000
 /** @default 5 s: how often capabilities are re-announced. */
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5_000
+/**
+ * @default 15 s (3 announce intervals): an announcement, and a directory entry
+ * not refreshed by any announcement, discovery or connection event, is dropped
+ * after this long. Three intervals ride out one or two lost gossip messages.
+ */
+export const DEFAULT_ANNOUNCEMENT_TTL_MS = 3 * DEFAULT_ANNOUNCE_INTERVAL_MS
 /** @default 5 s: pubsub peer discovery interval (NOTES: 1 s costs ~90% of a core with 8 tabs). */
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 5_000
-/** @default 20 s: one direct WebRTC dial attempt. */
+/** @default 20 s: one direct WebRTC dial attempt, and joining a relay at start. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 20_000
+/** @default 1 s: first wait before redialling a relay whose connection dropped. */
+export const DEFAULT_RELAY_BACKOFF_INITIAL_MS = 1_000
+/** @default 30 s: longest wait between relay redials. */
+export const DEFAULT_RELAY_BACKOFF_MAX_MS = 30_000
+/** @default 1 s: first wait before redialling a peer whose direct dial failed. */
+export const DEFAULT_LINK_BACKOFF_INITIAL_MS = 1_000
+/** @default 30 s: longest wait between direct redials to one peer. */
+export const DEFAULT_LINK_BACKOFF_MAX_MS = 30_000

@@ -1,17 +1,19 @@
 /**
- * libp2p node construction for the three roles: browser peer, Node peer
- * (CLI requester / server-side worker) and relay. The only place that wires
- * transports, encryption, muxers and services.
+ * libp2p node construction for the two roles: peer (browser page, Node CLI
+ * or library) and relay. The only place that wires transports, encryption,
+ * muxers and services.
  */
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { webSockets } from '@libp2p/websockets'
 import { webRTC } from '@libp2p/webrtc'
 import { circuitRelayTransport, circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipsubOpts } from '@libp2p/gossipsub'
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
 import type { PrivateKey } from '@libp2p/interface'
 import { DISCOVERY_TOPIC } from './constants.js'
@@ -24,11 +26,25 @@ export interface PeerLibp2pInit {
   allowLocal: boolean
   /** Pubsub discovery broadcast interval (ms). */
   discoveryInterval: number
+  /** How many relays to hold a reservation on at once (one per configured relay). */
+  relayCount: number
 }
 
 // Relayed inbound connections all count as the relay's IP: the default of 5/s
 // stalls handshakes with 6+ peers (NOTES), so browsers and relay raise it.
 const CONNECTION_MANAGER = { inboundConnectionThreshold: 200, maxIncomingPendingConnections: 64, maxConnections: 300 }
+
+/**
+ * Gossipsub scores down peers that share an IP (more than 10 per IP, each
+ * surplus peer squared × -5) and remembers departed peers' IPs for an hour.
+ * Here every browser reaches the relay from one address (loopback, or a
+ * classroom's NAT), and a WebRTC dialler's remote address is the relay's: so
+ * after ~10 pages had come and gone, every new page scored below zero, was
+ * pruned from the relay's mesh and never heard discovery or announcements
+ * again until the relay restarted (NOTES, Churn). Sybil resistance here comes
+ * from quorum and reputation, not IP diversity, so the penalty is off.
+ */
+const GOSSIP: Partial<GossipsubOpts> = { allowPublishToZeroTopicPeers: true, emitSelf: false, scoreParams: { IPColocationFactorWeight: 0 } }
 
 function gater (allowLocal: boolean): { denyDialMultiaddr: () => boolean } | undefined {
   // libp2p's browser default refuses ws:// and private addresses; a local
@@ -36,11 +52,13 @@ function gater (allowLocal: boolean): { denyDialMultiaddr: () => boolean } | und
   return allowLocal ? { denyDialMultiaddr: () => false } : undefined
 }
 
-/** A contributor or requester peer: reaches the relay over WebSockets, other peers over direct WebRTC. */
+/** A contributor or requester peer: reaches relays over WebSockets, other peers over direct WebRTC. */
 export async function createPeerLibp2p (init: PeerLibp2pInit): Promise<PeerLibp2p> {
   return await createLibp2p({
     privateKey: init.privateKey,
-    addresses: { listen: ['/p2p-circuit', '/webrtc'] },
+    // one '/p2p-circuit' per relay: each asks the circuit transport for one
+    // more reservation, which it takes on the next relay we connect to
+    addresses: { listen: [...Array<string>(Math.max(1, init.relayCount)).fill('/p2p-circuit'), '/webrtc'] },
     transports: [
       webSockets(),
       webRTC({ rtcConfiguration: { iceServers: [] } }),
@@ -53,7 +71,7 @@ export async function createPeerLibp2p (init: PeerLibp2pInit): Promise<PeerLibp2
     peerDiscovery: [pubsubPeerDiscovery({ interval: init.discoveryInterval, topics: [DISCOVERY_TOPIC] })],
     services: {
       identify: identify(),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
+      pubsub: gossipsub(GOSSIP)
     }
   }) as unknown as PeerLibp2p
 }
@@ -64,9 +82,11 @@ export interface RelayLibp2pInit {
   port: number
   discoveryInterval: number
   maxReservations: number
+  /** Concurrent circuits one peer may open through the relay (hop streams per connection). */
+  maxHopStreams: number
 }
 
-export type RelayLibp2p = Libp2p
+export type RelayLibp2p = Libp2p<{ relay: CircuitRelayService, pubsub: ReturnType<ReturnType<typeof gossipsub>> }>
 
 /** The relay: WebSockets listener, circuit relay v2 (signalling only), gossip hub and discovery. */
 export async function createRelayLibp2p (init: RelayLibp2pInit): Promise<RelayLibp2p> {
@@ -81,8 +101,10 @@ export async function createRelayLibp2p (init: RelayLibp2pInit): Promise<RelayLi
     peerDiscovery: [pubsubPeerDiscovery({ interval: init.discoveryInterval, topics: [DISCOVERY_TOPIC] })],
     services: {
       identify: identify(),
-      relay: circuitRelayServer({ reservations: { maxReservations: init.maxReservations } }),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
+      // libp2p's default of 32 inbound hop streams per connection caps how
+      // many peers one page can be signalling with at once
+      relay: circuitRelayServer({ reservations: { maxReservations: init.maxReservations }, maxInboundHopStreams: init.maxHopStreams }),
+      pubsub: gossipsub(GOSSIP)
     }
-  })
+  }) as unknown as RelayLibp2p
 }

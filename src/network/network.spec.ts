@@ -1,6 +1,9 @@
 /**
  * Two Node peers and a relay on loopback: jobs and models cross a direct
- * WebRTC link, and malformed requests get typed errors without hurting the peer.
+ * WebRTC link, malformed requests get typed errors without hurting the peer,
+ * the relayed connection is closed once the link is up, paused peers are not
+ * offered as contributors, and when the relay goes away and comes back the
+ * link keeps working and the peers take a new reservation.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { lpStream } from '@libp2p/utils'
@@ -8,23 +11,44 @@ import { encode } from 'cborg'
 import { startRelay } from './relay.js'
 import type { Relay } from './relay.js'
 import { Network } from './network.js'
+import type { ModelUploadProgress, RelayChange } from './network.js'
 import { generateIdentity } from './keys.js'
+import type { PrivateKey } from './keys.js'
 import { decodeJobResponse } from './codec.js'
-import { JOB_PROTOCOL } from './constants.js'
+import type { JobRequest } from './codec.js'
+import { JOB_PROTOCOL, MODEL_CHUNK_BYTES } from './constants.js'
 import { createTensor, hashTensors, sha256Hex } from '../tensor/index.js'
 
 let relay: Relay
+let relayKey: PrivateKey
 let a: Network
 let b: Network
 const model = new Uint8Array(700_000).map((_, i) => (i * 7) & 0xff)
+const uploads: ModelUploadProgress[] = []
+const relayChanges: RelayChange[] = []
+const capabilities = { models: [], numericClass: 'ort-node/cpu/t1/linux', backend: 'cpu', threads: 1, jobsDone: 0, runtime: 'ort-node' }
+
+function job (requester: string): JobRequest {
+  const inputs = { x: createTensor('float32', [1], new Float32Array([1])) }
+  return {
+    type: 'job',
+    jobId: 'a'.repeat(64),
+    spec: { v: 1, modelHash: sha256Hex(model), inputHash: hashTensors(inputs), policy: { kind: 'exact' }, replicas: 1, quorum: 1, requester, nonce: '0123456789abcdef', createdAt: 1, expiresAt: 2 },
+    inputs
+  }
+}
 
 beforeAll(async () => {
-  relay = await startRelay({ port: 0, discoveryInterval: 1000 })
+  relayKey = await generateIdentity()
+  relay = await startRelay({ port: 0, privateKey: relayKey, discoveryInterval: 1000 })
   const addr = relay.multiaddrs[0]
-  a = new Network({ privateKey: await generateIdentity(), relay: addr, discoveryInterval: 1000 })
-  b = new Network({ privateKey: await generateIdentity(), relay: addr, discoveryInterval: 1000 })
+  // `relay` (one string) is still accepted next to `relays`
+  a = new Network({ privateKey: await generateIdentity(), relays: [addr], discoveryInterval: 1000, relayBackoffInitial: 200, relayBackoffMax: 1000 })
+  b = new Network({ privateKey: await generateIdentity(), relay: addr, discoveryInterval: 1000, model: { uploadProgressBytes: MODEL_CHUNK_BYTES } })
   b.serveModels(async (sha) => (sha === sha256Hex(model) ? model : undefined))
   b.onJob(async (req) => ({ type: 'error', jobId: req.jobId, error: { name: 'JobRejectedError', message: 'test peer takes no jobs' } }))
+  b.addEventListener('model:upload', (evt) => { uploads.push(evt.detail) })
+  a.addEventListener('network:relay', (evt) => { relayChanges.push(evt.detail) })
   await a.start()
   await b.start()
 }, 60_000)
@@ -36,6 +60,14 @@ afterAll(async () => {
 })
 
 describe('network over a real relay', () => {
+  it('joins the relay: reachable, with a reservation', () => {
+    expect(a.reachable()).toBe(true)
+    expect(a.relayConnected()).toBe(true)
+    expect(a.relayStatus()).toEqual([{ addr: relay.multiaddrs[0], connected: true, reserved: true }])
+    expect(a.getMultiaddrs().some(m => m.includes('/p2p-circuit/webrtc'))).toBe(true)
+    expect(relayChanges.at(-1)).toMatchObject({ connected: true, reachable: true })
+  })
+
   it('opens a direct WebRTC link (unlimited, webrtc multiplexer)', async () => {
     const conn = await a.ensureDirect(b.peerId)
     expect(conn.limits).toBeUndefined()
@@ -43,12 +75,20 @@ describe('network over a real relay', () => {
     expect(a.getConnections().some(c => c.peerId === b.peerId && c.direct)).toBe(true)
   }, 60_000)
 
-  it('moves a model in chunks and checks its hash', async () => {
+  it('closes the relayed connection that carried the signalling once the link is up', async () => {
+    const relayed = (n: Network, peer: string): number => n.getConnections().filter(c => c.peerId === peer && !c.direct && c.remoteAddr.includes('/p2p-circuit')).length
+    await expect.poll(() => relayed(a, b.peerId) + relayed(b, a.peerId), { timeout: 15_000 }).toBe(0)
+    expect(a.getPeers().find(p => p.peerId === b.peerId)).toMatchObject({ direct: true, relayed: false })
+  }, 20_000)
+
+  it('moves a model in chunks, checks its hash, and the server reports upload progress', async () => {
     const progress: number[] = []
     const bytes = await a.fetchModel(b.peerId, sha256Hex(model), { onProgress: (p) => progress.push(p.loaded) })
     expect(sha256Hex(bytes)).toBe(sha256Hex(model))
     expect(progress.length).toBeGreaterThan(1)
     expect(progress.at(-1)).toBe(model.length)
+    expect(uploads.map(u => u.sent)).toEqual([MODEL_CHUNK_BYTES, 2 * MODEL_CHUNK_BYTES, model.length])
+    expect(uploads.every(u => u.peerId === a.peerId && u.sha256 === sha256Hex(model) && u.total === model.length)).toBe(true)
     await expect(a.fetchModel(b.peerId, 'f'.repeat(64))).rejects.toMatchObject({ name: 'ModelNotFoundError' })
   }, 60_000)
 
@@ -63,13 +103,38 @@ describe('network over a real relay', () => {
     await stream.close()
 
     // the peer is unharmed: a well-formed (if refused) exchange still works
-    const inputs = { x: createTensor('float32', [1], new Float32Array([1])) }
-    const again = await a.requestJob(b.peerId, {
-      type: 'job',
-      jobId: 'a'.repeat(64),
-      spec: { v: 1, modelHash: sha256Hex(model), inputHash: hashTensors(inputs), policy: { kind: 'exact' }, replicas: 1, quorum: 1, requester: a.peerId, nonce: '0123456789abcdef', createdAt: 1, expiresAt: 2 },
-      inputs
-    })
-    expect(again).toMatchObject({ type: 'error', error: { name: 'JobRejectedError' } })
+    expect(await a.requestJob(b.peerId, job(a.peerId))).toMatchObject({ type: 'error', error: { name: 'JobRejectedError' } })
   }, 60_000)
+
+  it('offers an announcer as a contributor only while it is not paused', async () => {
+    const isContributor = (): boolean => a.getContributors().some(p => p.peerId === b.peerId)
+    await b.announce({ ...capabilities, paused: true })
+    await expect.poll(() => a.getPeers().find(p => p.peerId === b.peerId)?.announcement?.paused, { timeout: 10_000 }).toBe(true)
+    expect(isContributor()).toBe(false)
+    await b.announce(capabilities)
+    await expect.poll(isContributor, { timeout: 10_000 }).toBe(true)
+    expect(a.getContributors().find(p => p.peerId === b.peerId)?.announcement).toMatchObject({ paused: false, runtime: 'ort-node' })
+  }, 30_000)
+
+  it('keeps the direct link while the relay is down, then reconnects and takes a new reservation', async () => {
+    const port = Number(relay.multiaddrs[0].split('/tcp/')[1].split('/')[0])
+    await relay.stop()
+    await expect.poll(() => a.reachable(), { timeout: 10_000 }).toBe(false)
+    expect(a.relayStatus()[0]).toMatchObject({ connected: false, reserved: false })
+    expect(relayChanges.at(-1)).toMatchObject({ reachable: false })
+
+    // jobs still cross the direct link: it never went through the relay
+    expect(await a.requestJob(b.peerId, job(a.peerId))).toMatchObject({ type: 'error', error: { name: 'JobRejectedError' } })
+
+    relay = await startRelay({ port, privateKey: relayKey, discoveryInterval: 1000 })
+    await expect.poll(() => a.reachable() && b.reachable(), { timeout: 20_000 }).toBe(true)
+    expect(a.relayStatus()[0]).toMatchObject({ connected: true, reserved: true })
+    await expect.poll(() => relayChanges.at(-1)?.reachable, { timeout: 5_000 }).toBe(true)
+    expect(relay.stats().reservations).toBe(2)
+  }, 40_000)
+
+  it('refuses a relay address without a peer id, by name', async () => {
+    expect(() => new Network({ privateKey: relayKey, relays: ['/ip4/127.0.0.1/tcp/1/ws'] })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+    expect(() => new Network({ privateKey: relayKey, relays: [] })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+  })
 })

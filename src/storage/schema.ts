@@ -4,19 +4,34 @@
  * shipped step, add the next one.
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
+import type { JobSpec } from '../consensus/types.js'
 import type { TrustRecord } from '../consensus/reputation.js'
 
-export const DB_VERSION = 1
+export const DB_VERSION = 2
 export const DEFAULT_DB_NAME = 'crosscheck'
 
-export interface ModelRecord {
-  /** sha256 of `bytes`, lowercase hex: the key, re-checked on every read. */
+/**
+ * A model's metadata. Its bytes live apart (`modelBytes`, same key) so that
+ * listing models, or bumping `lastUsedAt`, never reads a model's bytes.
+ */
+export interface ModelMeta {
+  /** sha256 of the bytes, lowercase hex: the key, re-checked on every read. */
   sha256: string
-  bytes: ArrayBuffer
   size: number
   name?: string
   addedAt: number
   lastUsedAt: number
+}
+
+/** A model's bytes, written in the same transaction as its `ModelMeta`. */
+export interface ModelBytesRecord {
+  sha256: string
+  bytes: ArrayBuffer
+}
+
+/** A model as `getModel` returns it: metadata and verified bytes. */
+export interface ModelRecord extends ModelMeta {
+  bytes: ArrayBuffer
 }
 
 export type ReceiptStatus = 'accepted' | 'rejected' | 'pending' | 'invalid'
@@ -47,6 +62,18 @@ export interface JobRecord {
   ms?: number
 }
 
+/**
+ * A job this peer requested and has not finished: enough to pick it up again
+ * after a reload (same spec, so the same jobId and the votes already cast stay valid).
+ */
+export interface PendingJobRecord {
+  jobId: string
+  spec: JobSpec
+  /** The job's inputs as canonical tensor bytes (they hash to `spec.inputHash`). */
+  inputs: Uint8Array
+  startedAt: number
+}
+
 export interface IdentityRecord {
   /** libp2p protobuf encoding of the private key. */
   privateKey: Uint8Array
@@ -57,27 +84,55 @@ export interface IdentityRecord {
 export type ReputationRecord = TrustRecord
 
 export interface CrosscheckDB extends DBSchema {
-  models: { key: string, value: ModelRecord, indexes: { 'by-lastUsedAt': number } }
+  models: { key: string, value: ModelMeta, indexes: { 'by-lastUsedAt': number } }
+  modelBytes: { key: string, value: ModelBytesRecord }
   receipts: { key: string, value: ReceiptRecord, indexes: { 'by-createdAt': number } }
   jobs: { key: string, value: JobRecord, indexes: { 'by-startedAt': number } }
+  pendingJobs: { key: string, value: PendingJobRecord, indexes: { 'by-startedAt': number } }
   identity: { key: 'self', value: IdentityRecord }
   reputation: { key: string, value: ReputationRecord }
-  /** Free-form user settings, by key. Values must be structured-cloneable. */
-  settings: { key: string, value: unknown }
 }
+
+/** A version 1 `models` record: metadata and bytes together. */
+interface ModelRecordV1 extends ModelMeta { bytes: ArrayBuffer }
 
 export function upgrade (
   db: IDBPDatabase<CrosscheckDB>,
   oldVersion: number,
   _newVersion: number | null,
-  _tx: IDBPTransaction<CrosscheckDB, Array<StoreNames<CrosscheckDB>>, 'versionchange'>
+  tx: IDBPTransaction<CrosscheckDB, Array<StoreNames<CrosscheckDB>>, 'versionchange'>
 ): void {
+  // Shipped steps name stores that later steps drop, so they run on the untyped database.
+  const raw = db as unknown as IDBPDatabase
   if (oldVersion < 1) {
-    db.createObjectStore('models', { keyPath: 'sha256' }).createIndex('by-lastUsedAt', 'lastUsedAt')
-    db.createObjectStore('receipts', { keyPath: 'jobId' }).createIndex('by-createdAt', 'createdAt')
-    db.createObjectStore('jobs', { keyPath: 'jobId' }).createIndex('by-startedAt', 'startedAt')
-    db.createObjectStore('identity')
-    db.createObjectStore('reputation', { keyPath: 'peerId' })
-    db.createObjectStore('settings')
+    raw.createObjectStore('models', { keyPath: 'sha256' }).createIndex('by-lastUsedAt', 'lastUsedAt')
+    raw.createObjectStore('receipts', { keyPath: 'jobId' }).createIndex('by-createdAt', 'createdAt')
+    raw.createObjectStore('jobs', { keyPath: 'jobId' }).createIndex('by-startedAt', 'startedAt')
+    raw.createObjectStore('identity')
+    raw.createObjectStore('reputation', { keyPath: 'peerId' })
+    raw.createObjectStore('settings')
+  }
+  if (oldVersion < 2) {
+    db.createObjectStore('modelBytes', { keyPath: 'sha256' })
+    db.createObjectStore('pendingJobs', { keyPath: 'jobId' }).createIndex('by-startedAt', 'startedAt')
+    // Nothing ever read or wrote settings (the methods had no callers).
+    raw.deleteObjectStore('settings')
+    // Move each v1 model's bytes out of its metadata record. Runs inside the
+    // versionchange transaction (only IDB requests are awaited, so it stays
+    // alive); a failure aborts it and openDB rejects with the database still at v1.
+    void splitModels(tx).catch(() => { /* the transaction aborts and openDB reports it */ })
+  }
+}
+
+async function splitModels (tx: IDBPTransaction<CrosscheckDB, Array<StoreNames<CrosscheckDB>>, 'versionchange'>): Promise<void> {
+  const bytesStore = tx.objectStore('modelBytes')
+  let cursor = await tx.objectStore('models').openCursor()
+  while (cursor != null) {
+    const { bytes, ...meta } = cursor.value as ModelMeta & Partial<ModelRecordV1>
+    if (bytes !== undefined) {
+      await bytesStore.put({ sha256: meta.sha256, bytes })
+      await cursor.update(meta)
+    }
+    cursor = await cursor.continue()
   }
 }

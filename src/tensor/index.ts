@@ -12,7 +12,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { InvalidTensorError } from '../errors.js'
+import { InvalidTensorError, showValue } from '../errors.js'
 
 export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int8' | 'bool'
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'int64', 'uint8', 'int8', 'bool']
@@ -40,6 +40,11 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error('crosscheck requires a little-endian host')
 }
 
+/** Integer dtypes' ranges: JSON values outside them are refused, not wrapped by the typed array. */
+const INT_RANGE: Partial<Record<DType, readonly [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], uint8: [0, 255], int8: [-128, 127] }
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
 export function isDType (v: unknown): v is DType {
   return typeof v === 'string' && (DTYPES as readonly string[]).includes(v)
 }
@@ -60,13 +65,14 @@ function validateDims (dims: unknown, where: string): number[] {
   }
   for (const d of dims) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      throw new InvalidTensorError(`${where}: dims must be non-negative integers, got ${String(d)}`)
+      throw new InvalidTensorError(`${where}: dims must be non-negative integers, got ${showValue(d)}`)
     }
   }
   if (elementCount(dims) > MAX_TENSOR_ELEMENTS) {
     throw new InvalidTensorError(`${where}: more than ${MAX_TENSOR_ELEMENTS} elements`)
   }
-  return [...dims]
+  // -0 passes every check above (JSON and CBOR can carry it): store it as 0
+  return dims.map((d: number) => (d === 0 ? 0 : d))
 }
 
 function arrayFor (dtype: DType, buf: ArrayBuffer, offset: number, length: number): TypedArray {
@@ -108,7 +114,7 @@ export function tensorBytes (t: Tensor): Uint8Array {
 
 /** Builds a tensor from little-endian bytes (copies, so alignment is always right). */
 export function tensorFromBytes (dtype: DType, dims: readonly number[], bytes: Uint8Array): Tensor {
-  if (!isDType(dtype)) throw new InvalidTensorError(`unknown dtype ${String(dtype)}`)
+  if (!isDType(dtype)) throw new InvalidTensorError(`unknown dtype ${showValue(dtype)}`)
   const d = validateDims(dims, 'tensor')
   const n = elementCount(d)
   if (bytes.byteLength !== n * BYTES_PER_ELEMENT[dtype]) {
@@ -187,7 +193,7 @@ export function tensorsFromJSON (json: unknown): NamedTensors {
   for (const [name, value] of entries) {
     if (value == null || typeof value !== 'object') throw new InvalidTensorError(`${name}: must be { dtype, dims, data }`)
     const { dtype, dims, data } = value as Record<string, unknown>
-    if (!isDType(dtype)) throw new InvalidTensorError(`${name}: unknown dtype ${JSON.stringify(dtype)} (one of ${DTYPES.join(', ')})`)
+    if (!isDType(dtype)) throw new InvalidTensorError(`${name}: unknown dtype ${showValue(dtype)} (one of ${DTYPES.join(', ')})`)
     const d = validateDims(dims, name)
     if (!Array.isArray(data)) throw new InvalidTensorError(`${name}: data must be an array`)
     const flat = data.flat(MAX_TENSOR_RANK) as unknown[]
@@ -201,7 +207,9 @@ export function tensorsFromJSON (json: unknown): NamedTensors {
         if (!((typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'string' && /^-?\d+$/.test(v)))) {
           throw new InvalidTensorError(`${name}[${i}]: int64 values must be integers or decimal strings`)
         }
-        (arr as BigInt64Array)[i] = BigInt(v)
+        const b = BigInt(v)
+        if (b < INT64_MIN || b > INT64_MAX) throw new InvalidTensorError(`${name}[${i}]: ${showValue(v)} is out of the int64 range`)
+        ;(arr as BigInt64Array)[i] = b
       } else if (dtype === 'bool') {
         if (typeof v !== 'boolean' && v !== 0 && v !== 1) throw new InvalidTensorError(`${name}[${i}]: bool values must be true/false/0/1`)
         arr[i] = v === true || v === 1 ? 1 : 0
@@ -209,6 +217,10 @@ export function tensorsFromJSON (json: unknown): NamedTensors {
         if (typeof v !== 'number') throw new InvalidTensorError(`${name}[${i}]: must be a number`)
         if (dtype !== 'float32' && dtype !== 'float64' && !Number.isInteger(v)) {
           throw new InvalidTensorError(`${name}[${i}]: ${dtype} values must be integers`)
+        }
+        const range = INT_RANGE[dtype]
+        if (range !== undefined && (v < range[0] || v > range[1])) {
+          throw new InvalidTensorError(`${name}[${i}]: ${v} is out of the ${dtype} range ${range[0]}..${range[1]}`)
         }
         arr[i] = v
       }
@@ -257,7 +269,7 @@ export function tensorsFromWire (wire: unknown): NamedTensors {
   for (const [name, v] of entries) {
     if (v == null || typeof v !== 'object') throw new InvalidTensorError(`${name}: must be { dtype, dims, data }`)
     const { dtype, dims, data } = v as Record<string, unknown>
-    if (!isDType(dtype)) throw new InvalidTensorError(`${name}: unknown dtype ${String(dtype)}`)
+    if (!isDType(dtype)) throw new InvalidTensorError(`${name}: unknown dtype ${showValue(dtype)}`)
     if (!(data instanceof Uint8Array)) throw new InvalidTensorError(`${name}: data must be bytes`)
     out[name] = tensorFromBytes(dtype, validateDims(dims, name), data)
   }

@@ -1,33 +1,42 @@
 /**
- * The contributor page. `?autostart=1` joins without a click; `?relay=<multiaddr>`
- * picks another relay (default: the one `npm start` serves in /relay.json).
+ * The contributor page: a thin shell around the core (`createNode`). Nothing
+ * joins until the person presses Start (`?autostart=1` presses it for them);
+ * `?relay=<multiaddr>[,<multiaddr>…]` picks relays (default: the one
+ * `npm start` serves in /relay.json); `?backend=wasm|webgpu|auto`;
+ * `?pauseOnPressure=0` / `?pauseWhenHidden=0` turn those automatic pauses off.
  * `window.crosscheck` exposes typed hooks for end-to-end tests.
  */
 import './styles.css'
-import { CrosscheckNode } from '../node.js'
-import type { NodeStats } from '../node.js'
+import { createNode } from '../index.js'
+import type { CrosscheckNode, NodeStats } from '../index.js'
 import type { ModelEntry, ModelManifest } from '../models/manifest.js'
 import { tensorsFromJSON, tensorsToJSON } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { readText, parseKeys } from '../ocr/index.js'
 import type { RgbaImage } from '../ocr/index.js'
-import type { AdaptiveOptions, VerifiedJobResult } from '../jobs/requester.js'
+import type { AdaptiveOptions } from '../jobs/requester.js'
 import type { RequesterInit } from '../jobs/trust.js'
+import type { RunResult } from '../core/node.js'
+import { watchAll } from './signals.js'
+import { CHARTS, drawChart } from './charts.js'
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T
 
 const params = new URLSearchParams(location.search)
 let node: CrosscheckNode | undefined
 let manifest: ModelManifest | undefined
+let unwatch: (() => void) | undefined
 
-async function resolveRelay (): Promise<string> {
+async function resolveRelays (): Promise<string[]> {
   const fromQuery = params.get('relay')
-  if (fromQuery != null && fromQuery !== '') return fromQuery
+  if (fromQuery != null && fromQuery !== '') return fromQuery.split(',')
   const res = await fetch('relay.json', { cache: 'no-store' })
   if (!res.ok) throw new Error('no relay configured: open this page with ?relay=<multiaddr> or through `npm start`')
-  const body = await res.json() as { relay?: unknown }
-  if (typeof body.relay !== 'string') throw new Error('relay.json has no relay address')
-  return body.relay
+  const body = await res.json() as { relay?: unknown, relays?: unknown }
+  const list = Array.isArray(body.relays) ? body.relays : [body.relay]
+  const relays = list.filter((r): r is string => typeof r === 'string' && r !== '')
+  if (relays.length === 0) throw new Error('relay.json names no relay')
+  return relays
 }
 
 function short (id: string): string {
@@ -38,27 +47,51 @@ function fmtBytes (n: number): string {
   return n > 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} kB`
 }
 
+/** The one-word state shown to the person: only what is true end to end. */
+function stateOf (s: NodeStats): { word: string, detail: string } {
+  if (s.state === 'locked') return { word: 'locked', detail: 'This identity is in use in another tab.' }
+  if (s.state !== 'running') return { word: s.state, detail: '' }
+  if (!s.reachable) {
+    const up = s.relays.filter(r => r.connected).length
+    return { word: 'unreachable', detail: up > 0 ? 'Connected to a relay, but it holds no reservation for this peer yet: other peers cannot reach it.' : 'No relay connection: reconnecting. Direct links that are already open keep working.' }
+  }
+  if (s.paused.length > 0) return { word: 'paused', detail: `Paused: ${s.paused.map(r => ({ user: 'by you', hidden: 'this tab is hidden', battery: 'on battery', pressure: 'the computer is under heavy load' }[r])).join(', ')}. Peers are told; no jobs come.` }
+  if (s.contributing) return { word: 'contributing', detail: s.linked > 0 ? `Linked directly to ${s.linked} peer${s.linked === 1 ? '' : 's'}; taking jobs.` : 'Reachable and taking jobs; no direct link to another peer yet.' }
+  return { word: 'requesting only', detail: '' }
+}
+
 function render (s: NodeStats): void {
-  $('state').textContent = node?.started === true ? (s.relayConnected ? 'contributing' : 'relay lost') : 'stopped'
+  const { word, detail } = stateOf(s)
+  $('state').textContent = word
+  $('state').dataset.state = word
+  $('state-detail').textContent = detail
   $('peer-id').textContent = s.peerId || '–'
-  $('relay-state').textContent = s.relayConnected ? 'connected' : 'not connected'
-  $('relay-addr').textContent = s.relay
-  const c = s.capabilities
+  $('relays').replaceChildren(...s.relays.map(r => {
+    const li = document.createElement('li')
+    li.textContent = `${r.connected ? 'connected' : 'not connected'} — ${r.addr}`
+    return li
+  }))
+  $('reachable').textContent = s.reachable ? 'yes (relay reservation held)' : 'no'
+  const c = s.runtime
   $('backend').textContent = c == null
     ? '–'
-    : `${c.backend === 'webgpu' ? 'WebGPU' : 'WASM'}, ${c.threads} thread${c.threads === 1 ? '' : 's'}${c.crossOriginIsolated ? '' : ' (page not cross-origin isolated)'}${c.webgpuRejected != null ? ` — WebGPU not used: ${c.webgpuRejected}` : ''} · ${c.numericClass}`
+    : `${c.backend === 'webgpu' ? 'WebGPU' : 'WASM'}, ${c.threads} thread${c.threads === 1 ? '' : 's'}${c.crossOriginIsolated === false ? ' (page not cross-origin isolated)' : ''}${c.note != null ? ` — ${c.note}` : ''} · ${c.numericClass}`
   $('jobs-done').textContent = String(s.jobsDone)
+  $('last-job').textContent = s.lastJobAt != null ? `(last at ${new Date(s.lastJobAt).toLocaleTimeString()})` : ''
+  $('pause').textContent = s.paused.includes('user') ? 'Resume' : 'Pause'
+  $<HTMLInputElement>('cpu-share').value = String(Math.round(s.cpuShare * 100))
+  $('cpu-share-label').textContent = `${Math.round(s.cpuShare * 100)}%`
   const flagged = new Set((node?.reputation() ?? []).filter(r => r.flagged).map(r => r.peerId))
-  const peers = $('peers')
-  peers.replaceChildren(...s.peers.map(p => {
+  $('peers').replaceChildren(...s.peers.map(p => {
     const li = document.createElement('li')
     li.dataset.peerId = p.peerId
     li.dataset.direct = String(p.direct)
     li.dataset.flagged = String(flagged.has(p.peerId))
-    li.textContent = `${short(p.peerId)} — ${p.direct ? 'direct WebRTC' : p.relayed ? 'via relay' : 'seen'}${p.announcement != null ? ` · ${p.announcement.backend} · ${p.announcement.jobsDone} job${p.announcement.jobsDone === 1 ? '' : 's'}` : ''}${flagged.has(p.peerId) ? ' · FLAGGED (not selected)' : ''}`
+    const a = p.announcement
+    li.textContent = `${short(p.peerId)} — ${p.direct ? 'direct WebRTC' : p.relayed ? 'via relay' : 'seen'}${a != null ? ` · ${a.backend} · ${a.jobsDone} job${a.jobsDone === 1 ? '' : 's'}${a.paused === true ? ' · paused' : ''}` : ''}${flagged.has(p.peerId) ? ' · FLAGGED (not selected)' : ''}`
     return li
   }))
-  $('peer-count').textContent = String(s.peers.filter(p => p.direct).length)
+  $('peer-count').textContent = String(s.linked)
   const names = new Map((manifest?.models ?? []).map(m => [m.sha256, m.name]))
   $('models').replaceChildren(...s.models.map(m => {
     const li = document.createElement('li')
@@ -68,52 +101,107 @@ function render (s: NodeStats): void {
   }))
 }
 
+function renderCharts (): void {
+  if (node == null) return
+  const series = node.metrics({ bucketMs: 10_000, buckets: 30 })
+  CHARTS.forEach((spec, i) => { drawChart($(`chart-${i}`), series, spec) })
+}
+
+/** A progress bar per transfer (model downloads and uploads), removed when done. */
+function showTransfer (key: string, label: string, loaded: number, total: number): void {
+  const host = $('transfers')
+  let row = host.querySelector<HTMLDivElement>(`[data-key="${CSS.escape(key)}"]`)
+  if (row == null) {
+    row = document.createElement('div')
+    row.className = 'transfer'
+    row.dataset.key = key
+    row.append(document.createElement('label'), document.createElement('progress'))
+    host.append(row)
+  }
+  const [l, bar] = row.children as unknown as [HTMLLabelElement, HTMLProgressElement]
+  l.textContent = `${label}: ${fmtBytes(loaded)} of ${fmtBytes(total)}`
+  bar.max = 1
+  bar.value = total > 0 ? loaded / total : 0
+  if (total > 0 && loaded >= total) setTimeout(() => { row?.remove() }, 1500)
+}
+
 async function renderHistory (): Promise<void> {
   if (node == null) return
-  const jobs = await node.listJobs()
-  $('history').replaceChildren(...jobs.slice(-20).reverse().map(j => {
+  const jobs = await node.listJobs({ limit: 20 })
+  $('history').replaceChildren(...jobs.map(j => {
     const li = document.createElement('li')
     li.textContent = `${new Date(j.finishedAt ?? j.startedAt).toLocaleTimeString()} ${j.role} ${j.status} ${j.jobId.slice(0, 10)}… ${Math.round(j.ms ?? 0)} ms`
     return li
   }))
 }
 
-async function start (): Promise<void> {
+let chartTimer: ReturnType<typeof setInterval> | undefined
+
+async function start (options: { takeOver?: boolean } = {}): Promise<void> {
   $<HTMLButtonElement>('start').disabled = true
   $('start-error').hidden = true
+  $('locked').hidden = true
   try {
-    const relay = await resolveRelay()
-    node = new CrosscheckNode({ relay, preferredBackend: (params.get('backend') as 'auto' | 'webgpu' | 'wasm' | null) ?? 'auto' })
-    node.addEventListener('node:state', (evt) => { render(evt.detail) })
-    node.addEventListener('job:done', () => { void renderHistory() })
-    node.addEventListener('model:progress', (evt) => {
+    const relays = await resolveRelays()
+    node ??= createNode({ relays, surface: 'page', preferredBackend: (params.get('backend') as 'auto' | 'webgpu' | 'wasm' | null) ?? 'auto', contribute: { startPaused: true, pauseOnPressure: params.get('pauseOnPressure') !== '0', pauseWhenHidden: params.get('pauseWhenHidden') !== '0' } })
+    const n = node
+    n.addEventListener('node:state', (evt) => { render(evt.detail) })
+    n.addEventListener('job:served', () => { void renderHistory(); renderCharts() })
+    n.addEventListener('job:accepted', () => { renderCharts() })
+    n.addEventListener('model:progress', (evt) => {
       const { loaded, total, sha256, source } = evt.detail
-      $('progress').hidden = loaded >= total
-      $('progress-label').textContent = `Fetching model ${sha256.slice(0, 10)}… from ${source === 'peer' ? 'a peer' : 'the site'}: ${fmtBytes(loaded)} of ${fmtBytes(total)}`
-      $<HTMLProgressElement>('progress-bar').value = total > 0 ? loaded / total : 0
+      showTransfer(`in:${sha256}`, `Fetching model ${sha256.slice(0, 10)}… from ${source === 'peer' ? 'a peer' : 'the site'}`, loaded, total)
     })
+    n.addEventListener('model:upload', (evt) => {
+      const { peerId, sha256, sent, total } = evt.detail
+      showTransfer(`out:${peerId}:${sha256}`, `Sending model ${sha256.slice(0, 10)}… to ${short(peerId)}`, sent, total)
+    })
+    n.addEventListener('identity:lost', () => { showLocked('Another tab took this identity over: this tab stopped contributing.') })
     $('status').hidden = false
-    await node.start()
-    manifest = await node.getManifest()
+    await n.start(options)
+    // the click (or ?autostart=1) is the person's choice to contribute
+    n.resume()
+    unwatch = watchAll(n.controls, { document, navigator })
+    manifest = await n.getManifest()
     setupRequestPanel(manifest)
     $('request').hidden = false
     $('intro').hidden = true
-    render(node.stats())
+    render(n.stats())
+    renderCharts()
+    chartTimer ??= setInterval(renderCharts, 5000)
     void renderHistory()
   } catch (err: any) {
-    $('start-error').textContent = `Could not join: ${String(err?.name ?? 'Error')}: ${String(err?.message ?? err)}`
-    $('start-error').hidden = false
+    if (err?.name === 'IdentityLockedError') {
+      const h = err.holder as { peerId?: string, surface: string, since: number } | undefined
+      showLocked(`This browser's Crosscheck identity${h?.peerId != null ? ` (peer ${short(h.peerId)})` : ''} is in use in another ${h?.surface ?? 'tab'}${h != null ? ` since ${new Date(h.since).toLocaleTimeString()}` : ''}. One browser profile runs one peer at a time.`)
+    } else {
+      $('start-error').textContent = `Could not join: ${String(err?.name ?? 'Error')}: ${String(err?.message ?? err)}`
+      $('start-error').hidden = false
+    }
     $<HTMLButtonElement>('start').disabled = false
+    $('status').hidden = true
     await node?.stop().catch(() => {})
     node = undefined
   }
 }
 
+function showLocked (text: string): void {
+  $('locked-text').textContent = text
+  $('locked').hidden = false
+  $('status').hidden = true
+  $('request').hidden = true
+  $('intro').hidden = true
+}
+
 async function stop (): Promise<void> {
+  unwatch?.()
+  unwatch = undefined
+  if (chartTimer != null) clearInterval(chartTimer)
+  chartTimer = undefined
   await node?.stop()
-  $('state').textContent = 'stopped'
   $('intro').hidden = false
   $('request').hidden = true
+  $('status').hidden = true
   $<HTMLButtonElement>('start').disabled = false
   node = undefined
 }
@@ -165,15 +253,13 @@ async function loadImage (blob: Blob): Promise<void> {
   img.hidden = false
 }
 
-export interface OcrResult { text: string, lines: Array<{ text: string, confidence: number }>, jobs: VerifiedJobResult[] }
+export interface OcrResult { text: string, lines: Array<{ text: string, confidence: number }>, jobs: RunResult[] }
 
 export interface RequestOptions { replicas?: number, quorum?: number, adaptive?: AdaptiveOptions }
 
-async function requestModel (id: string, inputs: NamedTensors, opts: RequestOptions): Promise<VerifiedJobResult> {
-  if (node == null || manifest == null) throw new Error('join the network first')
-  const entry = manifest.models.find(e => e.id === id)
-  if (entry == null) throw new Error(`unknown model ${id}`)
-  return await node.request({ modelHash: entry.sha256, inputs, policy: entry.policy, replicas: opts.replicas, quorum: opts.quorum, adaptive: opts.adaptive })
+async function requestModel (id: string, inputs: NamedTensors, opts: RequestOptions): Promise<RunResult> {
+  if (node == null) throw new Error('join the network first')
+  return await node.run(id, inputs, opts.adaptive != null ? { adaptive: opts.adaptive } : { replicas: opts.replicas, quorum: opts.quorum })
 }
 
 async function readImage (img: RgbaImage, opts: RequestOptions): Promise<OcrResult> {
@@ -181,11 +267,11 @@ async function readImage (img: RgbaImage, opts: RequestOptions): Promise<OcrResu
   const keysEntry = manifest.extras.find(e => e.id === 'ocr-keys')
   if (keysEntry == null) throw new Error('the catalog has no OCR keys file')
   const keys = parseKeys(new TextDecoder().decode(await node.getModelBytes(keysEntry.sha256)))
-  const jobs: VerifiedJobResult[] = []
+  const jobs: RunResult[] = []
   const run = (id: string) => async (inputs: NamedTensors): Promise<NamedTensors> => {
     const r = await requestModel(id, inputs, opts)
     jobs.push(r)
-    return r.output
+    return r.outputs
   }
   const lines = await readText(img, run('ocr-det'), run('ocr-rec'), keys)
   return { text: lines.map(l => l.text).join('\n'), lines: lines.map(l => ({ text: l.text, confidence: l.confidence })), jobs }
@@ -203,7 +289,7 @@ async function onRun (evt: Event): Promise<void> {
   $('receipt').textContent = ''
   $<HTMLButtonElement>('run').disabled = true
   try {
-    let jobs: VerifiedJobResult[]
+    let jobs: RunResult[]
     if (id === OCR) {
       if (image == null) await loadImage(await (await fetch('samples/hello.png')).blob())
       const r = await readImage(image as RgbaImage, opts)
@@ -212,14 +298,14 @@ async function onRun (evt: Event): Promise<void> {
     } else {
       const inputs = tensorsFromJSON(JSON.parse($<HTMLTextAreaElement>('tensors').value))
       const r = await requestModel(id, inputs, opts)
-      $('result-output').textContent = JSON.stringify(tensorsToJSON(r.output))
+      $('result-output').textContent = JSON.stringify(tensorsToJSON(r.outputs))
       jobs = [r]
     }
     $('result-state').textContent = 'accepted by quorum'
     $('result-peers').textContent = jobs.map(j => j.agreeing.map(short).join(', ')).join(' | ')
     const last = jobs[jobs.length - 1]
-    $('receipt').textContent = jobs.map(j => j.receiptText).join('\n')
-    if (last != null) $<HTMLAnchorElement>('receipt-download').href = URL.createObjectURL(new Blob([last.receiptText], { type: 'application/json' }))
+    $('receipt').textContent = jobs.map(j => j.receipt).join('\n')
+    if (last != null) $<HTMLAnchorElement>('receipt-download').href = URL.createObjectURL(new Blob([last.receipt], { type: 'application/json' }))
   } catch (err: any) {
     $('result-state').textContent = 'failed'
     $('result-output').textContent = `${String(err?.name ?? 'Error')}: ${String(err?.message ?? err)}`
@@ -230,7 +316,16 @@ async function onRun (evt: Event): Promise<void> {
 }
 
 $('start').addEventListener('click', () => { void start() })
+$('take-over').addEventListener('click', () => { void start({ takeOver: true }) })
 $('stop').addEventListener('click', () => { void stop() })
+$('pause').addEventListener('click', () => {
+  if (node == null) return
+  if (node.controls.state.reasons.includes('user')) node.resume()
+  else node.pause()
+})
+$<HTMLInputElement>('cpu-share').addEventListener('change', (evt) => {
+  node?.setCpuShare(Number((evt.target as HTMLInputElement).value) / 100)
+})
 $('request-form').addEventListener('submit', (evt) => { void onRun(evt) })
 $('use-sample').addEventListener('click', () => { void fetch('samples/hello.png').then(async r => { await loadImage(await r.blob()) }) })
 $<HTMLInputElement>('image').addEventListener('change', (evt) => {
@@ -246,7 +341,7 @@ const hooks = {
   connections: () => node?.connections() ?? [],
   requestModel: async (id: string, inputsJson: unknown, opts: RequestOptions) => {
     const r = await requestModel(id, tensorsFromJSON(inputsJson), opts)
-    return { jobId: r.jobId, output: tensorsToJSON(r.output), outputHash: r.outputHash, agreeing: r.agreeing, dissenting: r.dissenting, dispatched: r.dispatched, flagged: r.flagged, sole: r.sole, receiptText: r.receiptText }
+    return { jobId: r.jobId, output: tensorsToJSON(r.outputs), outputHash: r.outputHash, agreeing: r.agreeing, dissenting: r.dissenting, dispatched: r.dispatched, flagged: r.flagged, sole: r.sole, receiptText: r.receipt }
   },
   /** Requester settings: reputation thresholds and canary rate (kept across calls: the book is not reset). */
   configureRequester: async (init: RequesterInit) => { await node?.configureRequester(init) },
@@ -255,10 +350,14 @@ const hooks = {
   readSample: async (opts: RequestOptions) => {
     const img = await decodeImage(await (await fetch('samples/hello.png')).blob())
     const r = await readImage(img, opts)
-    return { text: r.text, jobs: r.jobs.map(j => ({ jobId: j.jobId, agreeing: j.agreeing, receiptText: j.receiptText })) }
+    return { text: r.text, jobs: r.jobs.map(j => ({ jobId: j.jobId, agreeing: j.agreeing, receiptText: j.receipt })) }
   },
   receipts: async () => await node?.listReceipts() ?? [],
   /** Local (unverified) runs in this page's worker: per-run worker ms and wall ms. */
+  /** Pause/resume contributing as the person would (the Pause button). */
+  pause: () => { node?.pause() },
+  resume: () => { node?.resume() },
+  metrics: () => node?.metrics(),
   runLocal: async (id: string, inputsJson: unknown, n: number) => {
     if (node == null || manifest == null) throw new Error('join the network first')
     const entry = manifest.models.find(e => e.id === id)

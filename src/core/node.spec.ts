@@ -1,0 +1,103 @@
+/**
+ * The composition core with Node parts (memory store, onnxruntime-node, the
+ * built-in catalog) over a real relay on loopback: two contributors and a
+ * requester that only requests. The same core runs in pages, the widget frame
+ * and the extension with browser parts.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { startRelay } from '../network/relay.js'
+import type { Relay } from '../network/relay.js'
+import { createNode } from '../index.node.js'
+import type { CrosscheckNode } from './node.js'
+import { LocalCatalog } from '../models/catalog.js'
+import { verifyReceipt } from '../consensus/receipt.js'
+import { libp2pVerifier } from '../network/keys.js'
+
+const INPUT = { x: { dtype: 'float32', dims: [1, 16], data: Array.from({ length: 16 }, (_, i) => i / 16) } }
+
+let relay: Relay
+let workers: CrosscheckNode[] = []
+let requester: CrosscheckNode
+
+async function until (what: string, check: () => boolean, ms = 30_000): Promise<void> {
+  const t0 = Date.now()
+  while (!check()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+beforeAll(async () => {
+  relay = await startRelay({ port: 0, discoveryInterval: 1000 })
+  const relays = [relay.multiaddrs[0]]
+  const catalog = new LocalCatalog()
+  workers = [0, 1].map(() => createNode({ relays, surface: 'cli', catalog, contribute: { startPaused: false }, announceInterval: 500, discoveryInterval: 1000 }))
+  requester = createNode({ relays, surface: 'cli', catalog, contribute: false, requester: { canaryRate: 0 }, discoveryInterval: 1000 })
+  for (const n of [...workers, requester]) await n.start()
+  await until('both contributors announced', () => requester.stats().peers.filter(p => p.announcement != null).length === 2)
+}, 90_000)
+
+afterAll(async () => {
+  for (const n of [...workers, requester]) await n?.stop()
+  await relay?.stop()
+})
+
+describe('CrosscheckNode (Node parts)', () => {
+  it('reports an honest state: running, reachable, contributing, its real runtime', () => {
+    const s = workers[0].stats()
+    expect(s.state).toBe('running')
+    expect(s.reachable).toBe(true)
+    expect(s.contributing).toBe(true)
+    expect(s.runtime).toMatchObject({ runtime: 'ort-node', backend: 'cpu', threads: 1 })
+    // a node built with contribute: false never claims to contribute
+    expect(requester.stats().contributing).toBe(false)
+    const announced = requester.stats().peers.find(p => p.peerId === workers[0].peerId)?.announcement
+    expect(announced).toMatchObject({ backend: 'cpu', threads: 1, paused: false })
+  })
+
+  it('runs a model by catalog id on both contributors and returns outputs with a receipt that verifies', async () => {
+    const r = await requester.run('mlp', INPUT, { replicas: 2, quorum: 2 })
+    expect(r.agreeing.sort()).toEqual(workers.map(w => w.peerId).sort())
+    expect(r.outputs.y.dims).toEqual([1, 10])
+    const v = await verifyReceipt(r.receipt, libp2pVerifier)
+    expect(v.ok).toBe(true)
+    expect((await requester.listReceipts()).map(x => x.jobId)).toContain(r.jobId)
+    // the workers fetched the model from the catalog, once
+    expect(workers.every(w => w.stats().jobsDone === 1)).toBe(true)
+  }, 60_000)
+
+  it('a paused contributor is announced as paused and gets no jobs', async () => {
+    workers[1].pause()
+    expect(workers[1].stats().contributing).toBe(false)
+    expect(workers[1].stats().paused).toEqual(['user'])
+    await until('the pause to be announced', () => requester.stats().peers.find(p => p.peerId === workers[1].peerId)?.announcement?.paused === true)
+    for (let i = 0; i < 3; i++) {
+      const r = await requester.run('mlp', INPUT, { replicas: 1, quorum: 1 })
+      expect(r.dispatched).toEqual([workers[0].peerId])
+    }
+    await expect(requester.run('mlp', INPUT, { replicas: 2, quorum: 2, timeout: 3000 })).rejects.toMatchObject({ name: expect.stringMatching(/NotEnoughPeersError|TimeoutError/) })
+    workers[1].resume()
+    await until('the resume to be announced', () => requester.stats().peers.find(p => p.peerId === workers[1].peerId)?.announcement?.paused === false)
+    const r = await requester.run('mlp', INPUT, { replicas: 2, quorum: 2 })
+    expect(r.agreeing).toContain(workers[1].peerId)
+  }, 90_000)
+
+  it('takes models as bytes or sha256, and refuses bad arguments with named errors', async () => {
+    const bytes = new Uint8Array(await new LocalCatalog().download((await new LocalCatalog().manifest()).models.find(m => m.id === 'cnn')!))
+    const x = { x: { dtype: 'float32', dims: [1, 1, 8, 8], data: new Array(64).fill(0.25) } }
+    const byBytes = await requester.run(bytes, x, { replicas: 1, quorum: 1 })
+    const bySha = await requester.run(byBytes.modelHash, x, { replicas: 1, quorum: 1 })
+    expect(bySha.outputHash).toBe(byBytes.outputHash)
+    await expect(requester.run('no-such-model', x)).rejects.toMatchObject({ name: 'ModelNotFoundError' })
+    await expect(requester.run('mlp', INPUT, { replicas: 2, quorum: 3 })).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+    await expect(requester.run('mlp', { x: { dtype: 'float32', dims: [1, 16], data: [1] } })).rejects.toMatchObject({ name: 'InvalidTensorError' })
+  }, 60_000)
+
+  it('needs start() first and stops idempotently', async () => {
+    const n = createNode({ relays: [relay.multiaddrs[0]], contribute: false })
+    await expect(n.run('mlp', INPUT)).rejects.toMatchObject({ name: 'NotStartedError' })
+    expect(() => createNode({ relays: [] })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
+    await n.stop()
+    expect(n.stats().state).toBe('stopped')
+  })
+})

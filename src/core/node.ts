@@ -1,0 +1,623 @@
+/**
+ * The composition core: one Crosscheck node built from the parts it is given
+ * (store, inference runtime, model catalog, identity lock). Every surface —
+ * the page, the widget frame, the extension's offscreen document, the CLI and
+ * the library entries — is a thin shell that picks those parts and calls this.
+ *
+ * A node both contributes (takes jobs from requesters, unless paused or built
+ * with `contribute: false`) and requests (`run`: a verified job with a receipt).
+ */
+import type { AbortOptions } from '../abort.js'
+import { TypedEventTarget } from '../events.js'
+import { createLogger } from '../logger.js'
+import { AbortError, IdentityLockedError, InvalidArgumentError, NotStartedError, PeerPausedError, throwIfAborted } from '../errors.js'
+import { Network } from '../network/network.js'
+import type { PeerState } from '../network/network.js'
+import { generateIdentity, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
+import { DEFAULT_ANNOUNCE_INTERVAL_MS } from '../network/constants.js'
+import { ModelRegistry } from '../inference/registry.js'
+import type { ModelProgressDetail, ModelRef } from '../inference/registry.js'
+import type { ModelManifest } from '../models/manifest.js'
+import { handleJob } from '../jobs/worker.js'
+import { requesterDeps } from '../jobs/deps.js'
+import { Requester } from '../jobs/trust.js'
+import type { RequesterInit } from '../jobs/trust.js'
+import type { AdaptiveOptions, JobProgress, VerifiedJobResult } from '../jobs/requester.js'
+import { ReplayGuard } from '../consensus/replay.js'
+import { createRng } from '../consensus/select.js'
+import type { TrustRecord } from '../consensus/reputation.js'
+import type { ComparisonPolicy, Signer } from '../consensus/types.js'
+import { tensorsFromJSON } from '../tensor/index.js'
+import type { NamedTensors, TypedArray } from '../tensor/index.js'
+import { ContributionControls } from './controls.js'
+import type { ContributeInit, ControlSignal, ControlState, PauseReason } from './controls.js'
+import type { HeldIdentityLock, HolderInfo, LockResult } from './identity-lock.js'
+import { NodeMetrics } from './metrics.js'
+import type { MetricsSeries } from './metrics.js'
+import type { InferenceRuntime, ModelCatalog, NodeStore, RunOutput, RuntimeInfo, RuntimeInit, StoredJob, StoredReceipt, Surface } from './types.js'
+
+const log = createLogger('core')
+
+/** Comparison used when neither the caller nor the catalog names one. */
+export const DEFAULT_POLICY: ComparisonPolicy = { kind: 'tolerance', atol: 1e-5, rtol: 1e-4 }
+/** Most replicas a caller may ask for in fixed mode. */
+export const MAX_FIXED_REPLICAS = 16
+
+export interface CrosscheckNodeComponents {
+  /** Opens this node's store; called by `start()`, closed by `stop()`. */
+  openStore: () => Promise<NodeStore>
+  /** Creates the inference runtime; called by `start()` with the thread count the CPU share allows. */
+  createRuntime: (init: RuntimeInit) => InferenceRuntime
+  /** The site's model catalog, or null (models by sha256 or bytes only, from the store and peers). */
+  catalog: ModelCatalog | null
+  /** One identity per browser profile (Web Locks); absent where that cannot clash (Node). */
+  acquireIdentity?: (options: { steal?: boolean, signal?: AbortSignal }) => Promise<LockResult>
+  /** Cores of this machine, for the thread count. @default navigator.hardwareConcurrency or 1 */
+  hardwareConcurrency?: number
+  /** Whether SharedArrayBuffer (WASM threads) is available. @default globalThis.crossOriginIsolated */
+  crossOriginIsolated?: boolean
+}
+
+export interface CrosscheckNodeInit {
+  /** Relay multiaddrs, each ending in `/p2p/<relay peer id>`. */
+  relays: string | string[]
+  /** Which shell runs this node (shown to peers' people and in stats). @default 'library' */
+  surface?: Surface
+  /** Contributor controls, or `false` for a node that only requests (never takes jobs). @default {} (start paused) */
+  contribute?: ContributeInit | false
+  /** Reputation thresholds and canary rate of this node as a requester. */
+  requester?: RequesterInit
+  /** @default 5000 ms */
+  announceInterval?: number
+  /** @default 5000 ms */
+  discoveryInterval?: number
+}
+
+export type NodeState = 'stopped' | 'starting' | 'running' | 'stopping' | 'locked'
+
+export interface NodeStats {
+  state: NodeState
+  peerId: string
+  surface: Surface
+  relays: Array<{ addr: string, connected: boolean }>
+  /** A relay reservation (a `/p2p-circuit/webrtc` address) is held: other peers can reach this one. */
+  reachable: boolean
+  peers: PeerState[]
+  /** Peers with a direct WebRTC link. */
+  linked: number
+  runtime?: RuntimeInfo
+  /** Running, reachable, not paused and willing to take jobs: what "contributing" means everywhere. */
+  contributing: boolean
+  paused: PauseReason[]
+  cpuShare: number
+  jobsDone: number
+  lastJobAt?: number
+  models: Array<{ sha256: string, size: number, name?: string }>
+  /** Model files fetched over HTTP or from peers since start (cache misses). */
+  modelDownloads: number
+  /** Who holds this profile's identity when `state` is 'locked'. */
+  lockHolder?: HolderInfo
+}
+
+export interface RunOptions {
+  /** Fixed mode: replicas. @default 3 */
+  replicas?: number
+  /** Fixed mode: agreeing votes needed. @default 2 */
+  quorum?: number
+  /** Adaptive replication (established peers may answer alone, with hidden rechecks) instead of fixed k. */
+  adaptive?: boolean | AdaptiveOptions
+  /** How outputs are compared. @default the catalog entry's policy, else DEFAULT_POLICY */
+  policy?: ComparisonPolicy
+  /** Overall deadline in ms. @default 60000 */
+  timeout?: number
+}
+
+export interface RunCallOptions extends AbortOptions {
+  onProgress?: (p: JobProgress) => void
+}
+
+export interface RunResult {
+  jobId: string
+  outputs: NamedTensors
+  outputHash: string
+  /** Canonical receipt JSON: verify it with `verifyReceipt` from 'crosscheck/verify' or `crosscheck verify`. */
+  receipt: string
+  modelHash: string
+  agreeing: string[]
+  dissenting: string[]
+  dispatched: string[]
+  flagged: string[]
+  /** Accepted on one peer's vote (adaptive replication). */
+  sole: boolean
+  numericClass: string
+  ms: number
+}
+
+export interface ModelUploadDetail { peerId: string, sha256: string, sent: number, total: number }
+
+export interface NodeEvents {
+  'node:state': CustomEvent<NodeStats>
+  'model:progress': CustomEvent<ModelProgressDetail>
+  'model:upload': CustomEvent<ModelUploadDetail>
+  'job:progress': CustomEvent<JobProgress>
+  'job:served': CustomEvent<{ jobId: string, from: string, ms: number }>
+  'job:accepted': CustomEvent<{ jobId: string, ms: number, agreeing: string[], dissenting: string[] }>
+  'job:failed': CustomEvent<{ modelHash: string, error: { name: string, message: string } }>
+  'trust:flagged': CustomEvent<{ peerId: string, reason: string }>
+  'job:retracted': CustomEvent<{ jobId: string, peerId: string }>
+  /** Another tab took this profile's identity over: this node stopped. */
+  'identity:lost': CustomEvent<{ peerId: string }>
+}
+
+interface Running {
+  store: NodeStore
+  network: Network
+  runtime: InferenceRuntime
+  registry: ModelRegistry
+  signer: Signer
+  requester: Requester
+  lock?: HeldIdentityLock
+  timer?: ReturnType<typeof setInterval>
+}
+
+function isTypedArray (v: unknown): v is TypedArray {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView)
+}
+
+/** NamedTensors as they are, or tensor JSON parsed and validated. */
+function toTensors (inputs: unknown): NamedTensors {
+  if (inputs != null && typeof inputs === 'object' && Object.values(inputs).every(t => t != null && typeof t === 'object' && isTypedArray((t as { data?: unknown }).data))) {
+    return inputs as NamedTensors
+  }
+  return tensorsFromJSON(inputs)
+}
+
+function checkRunOptions (o: RunOptions): void {
+  if (o.adaptive != null && o.adaptive !== false) {
+    if (o.replicas != null || o.quorum != null) throw new InvalidArgumentError('give either { replicas, quorum } or { adaptive }, not both')
+    return
+  }
+  const replicas = o.replicas ?? 3
+  const quorum = o.quorum ?? 2
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_FIXED_REPLICAS) throw new InvalidArgumentError(`replicas must be an integer from 1 to ${MAX_FIXED_REPLICAS}`)
+  if (!Number.isInteger(quorum) || quorum < 1 || quorum > replicas) throw new InvalidArgumentError('quorum must be an integer from 1 to replicas')
+  if (o.timeout != null && (!Number.isFinite(o.timeout) || o.timeout <= 0)) throw new InvalidArgumentError('timeout must be a positive number of ms')
+}
+
+export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
+  readonly init: CrosscheckNodeInit
+  readonly surface: Surface
+  /** Pause/resume, CPU share and the browser signals that pause a contributor. */
+  readonly controls: ContributionControls
+  private readonly components: CrosscheckNodeComponents
+  private readonly relays: string[]
+  private readonly contributes: boolean
+  private readonly metricsBook = new NodeMetrics()
+  private state: NodeState = 'stopped'
+  private running?: Running
+  private startPromise?: Promise<void>
+  private runtimeInfo?: RuntimeInfo
+  private peerIdValue = ''
+  private jobsDone = 0
+  private lastJobAt?: number
+  private modelDownloads = 0
+  private modelsCache: NodeStats['models'] = []
+  private lockHolder?: HolderInfo
+  /** One inference at a time, each followed by the rest the CPU share asks for. */
+  private queue: Promise<unknown> = Promise.resolve()
+  private restUntil = 0
+
+  constructor (components: CrosscheckNodeComponents, init: CrosscheckNodeInit) {
+    super()
+    this.components = components
+    this.init = init
+    this.surface = init.surface ?? 'library'
+    this.relays = (Array.isArray(init.relays) ? init.relays : [init.relays]).map(r => r.trim()).filter(r => r !== '')
+    if (this.relays.length === 0) throw new InvalidArgumentError('at least one relay multiaddr is needed')
+    this.contributes = init.contribute !== false
+    this.controls = new ContributionControls(init.contribute === false ? { startPaused: true } : init.contribute)
+    this.controls.addEventListener('controls:change', () => {
+      void this.announce()
+      this.emitState()
+    })
+  }
+
+  get started (): boolean { return this.state === 'running' }
+  get peerId (): string { return this.peerIdValue }
+
+  /**
+   * Joins the network. With `takeOver`, takes this profile's identity from the
+   * tab that holds it (that tab's node stops). Throws IdentityLockedError when
+   * another tab holds it and `takeOver` is not set.
+   */
+  async start (options: AbortOptions & { takeOver?: boolean } = {}): Promise<void> {
+    if (this.state === 'running') return
+    if (this.startPromise != null) { await this.startPromise; return }
+    this.startPromise = this.doStart(options).finally(() => { this.startPromise = undefined })
+    await this.startPromise
+  }
+
+  private async doStart (options: AbortOptions & { takeOver?: boolean }): Promise<void> {
+    throwIfAborted(options.signal)
+    this.setState('starting')
+    const parts: Partial<Running> = {}
+    try {
+      if (this.components.acquireIdentity != null) {
+        const got = await this.components.acquireIdentity({ steal: options.takeOver === true, signal: options.signal })
+        if (!got.held) {
+          this.lockHolder = got.holder
+          this.setState('locked')
+          throw new IdentityLockedError(`this browser's Crosscheck identity is in use in another ${got.holder?.surface ?? 'tab'}${got.holder?.peerId != null ? ` (peer ${got.holder.peerId})` : ''}`, { holder: got.holder })
+        }
+        parts.lock = got.lock
+      }
+      this.lockHolder = undefined
+      const store = parts.store = await this.components.openStore()
+      const saved = await store.getIdentity()
+      const privateKey = saved != null ? privateKeyFromBytes(saved.privateKey) : await generateIdentity()
+      if (saved == null) await store.putIdentity({ privateKey: privateKeyToBytes(privateKey), createdAt: Date.now() })
+      const signer = parts.signer = signerFromPrivateKey(privateKey)
+      this.peerIdValue = signer.peerId
+      parts.lock?.setPeerId(signer.peerId)
+
+      const cores = this.cores()
+      const isolated = this.components.crossOriginIsolated ?? (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true
+      // a full share leaves the thread count to the runtime, which knows its build best (NOTES: JSEP is slower at 2)
+      const share = this.controls.state.cpuShare
+      const runtime = parts.runtime = this.components.createRuntime(share < 1 ? { threads: this.controls.threadsFor(cores, isolated) } : {})
+      const infoPromise = runtime.probe(options)
+
+      const network = parts.network = new Network({ privateKey, relays: this.relays, discoveryInterval: this.init.discoveryInterval })
+      const registry = parts.registry = new ModelRegistry({
+        store,
+        catalog: this.components.catalog,
+        fetchFromPeers: async (sha256, o) => await this.fetchFromPeers(network, sha256, o)
+      })
+      registry.addEventListener('model:progress', (evt) => { this.emit('model:progress', evt.detail) })
+      network.serveModels(async (sha) => {
+        const m = await store.getModel(sha).catch(() => undefined)
+        return m != null ? new Uint8Array(m.bytes) : undefined
+      })
+      network.addEventListener('model:upload', (evt) => { this.emit('model:upload', evt.detail) })
+      if (this.contributes) this.serveJobs(network, { store, runtime, registry, signer })
+      network.addEventListener('network:peers', () => { this.emitState() })
+      network.addEventListener('network:relay', () => { this.emitState() })
+      network.addEventListener('network:observation', (evt) => { void this.running?.requester.receiveObservation(evt.detail.message) })
+
+      parts.requester = this.makeRequester(this.init.requester ?? {}, network, signer, store, await store.listReputation())
+      this.running = parts as Running
+      await this.refreshModels()
+      this.runtimeInfo = await infoPromise
+      await network.start(options)
+      if (parts.lock != null) void parts.lock.lost.then(() => { void this.onIdentityLost() })
+      this.setState('running')
+      await this.announce()
+      if (this.contributes) parts.timer = setInterval(() => { void this.announce() }, this.init.announceInterval ?? DEFAULT_ANNOUNCE_INTERVAL_MS)
+      this.emitState()
+    } catch (err) {
+      this.running = undefined
+      await this.teardown(parts)
+      if (this.state !== 'locked') this.setState('stopped')
+      throw err
+    }
+  }
+
+  /** Leaves the network; waits for background canaries; releases the identity. Idempotent. */
+  async stop (): Promise<void> {
+    if (this.startPromise != null) await this.startPromise.catch(() => {})
+    const running = this.running
+    if (running == null) { if (this.state !== 'locked') this.setState('stopped'); return }
+    this.setState('stopping')
+    this.running = undefined
+    await running.requester.settled().catch(() => {})
+    await this.teardown(running)
+    this.setState('stopped')
+  }
+
+  private async teardown (parts: Partial<Running>): Promise<void> {
+    if (parts.timer != null) clearInterval(parts.timer)
+    await parts.network?.stop().catch((err: Error) => { log('network stop: %s', err.message) })
+    await parts.runtime?.close().catch((err: Error) => { log('runtime close: %s', err.message) })
+    parts.store?.close()
+    await parts.lock?.release().catch(() => {})
+  }
+
+  private async onIdentityLost (): Promise<void> {
+    const peerId = this.peerIdValue
+    log('identity %s was taken over by another tab: stopping', peerId)
+    await this.stop()
+    this.setState('locked')
+    this.emit('identity:lost', { peerId })
+  }
+
+  // ---- contributing --------------------------------------------------------
+
+  /** Pauses contributing (announced to peers: no jobs come while paused). */
+  pause (): void { this.controls.pause() }
+  /** Resumes contributing (other pause reasons — hidden, battery, pressure — may still hold). */
+  resume (): void { this.controls.resume() }
+  /** 0 < share ≤ 1 of the CPU: rests after each job (duty cycle); threads apply at the next start. */
+  setCpuShare (share: number): void { this.controls.setCpuShare(share) }
+  /** Feeds a browser signal (visibility, battery, pressure) to the controls. */
+  signal (s: ControlSignal): void { this.controls.signal(s) }
+
+  private serveJobs (network: Network, parts: Pick<Running, 'store' | 'runtime' | 'registry' | 'signer'>): void {
+    const replay = new ReplayGuard()
+    network.onJob(async (req, ctx) => {
+      if (this.controls.state.paused) throw new PeerPausedError(`paused (${this.controls.state.reasons.join(', ')})`)
+      const t0 = performance.now()
+      const res = await handleJob(req, ctx, {
+        signer: parts.signer,
+        now: Date.now,
+        replay,
+        // fetching a model is not computing: it stays outside the one-at-a-time queue
+        ensureModel: async (hash, from, { signal }) => { await this.ensureLoaded(parts, hash, { signal, hint: from }) },
+        run: async (hash, inputs, { signal }) => await this.serially(signal, async () => {
+          const out = await parts.runtime.run(hash, inputs, { signal, job: req.spec })
+          this.restUntil = Date.now() + this.restAfter(out.ms)
+          return out
+        })
+      })
+      const ms = performance.now() - t0
+      this.jobsDone++
+      this.lastJobAt = Date.now()
+      this.metricsBook.record({ kind: 'served', at: this.lastJobAt, ms, ok: true })
+      void parts.store.putJob({ jobId: req.jobId, role: 'worker', modelHash: req.spec.modelHash, inputHash: req.spec.inputHash, startedAt: Date.now() - ms, finishedAt: Date.now(), status: 'voted', peers: [ctx.from], ms }).catch(() => {})
+      this.emit('job:served', { jobId: req.jobId, from: ctx.from, ms })
+      this.emitState()
+      return res
+    })
+  }
+
+  /** Runs `fn` after the jobs before it and after the rest the CPU share asks for. */
+  private async serially<T> (signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queue
+    let done!: () => void
+    this.queue = new Promise<void>(resolve => { done = resolve })
+    try {
+      await prev
+      const wait = this.restUntil - Date.now()
+      if (wait > 0) {
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(resolve, wait)
+          signal.addEventListener('abort', () => { clearTimeout(t); reject(new AbortError('job aborted while resting')) }, { once: true })
+        })
+      }
+      return await fn()
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * Rest after a job that computed for `ms`. The CPU share is carried first by
+   * the thread count (set at start) and the rest makes up the remainder, so a
+   * share is not applied twice: duty = share · cores / threads.
+   */
+  private restAfter (ms: number): number {
+    const { cpuShare } = this.controls.state
+    const threads = Math.max(1, this.runtimeInfo?.threads ?? 1)
+    const duty = Math.min(1, cpuShare * this.cores() / threads)
+    return duty >= 1 || !(ms > 0) ? 0 : ms * (1 - duty) / duty
+  }
+
+  private cores (): number {
+    return Math.max(1, this.components.hardwareConcurrency ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1)
+  }
+
+  private async ensureLoaded (parts: Pick<Running, 'runtime' | 'registry'>, hash: string, options: AbortOptions & { hint?: string }): Promise<void> {
+    if (await parts.runtime.hasModel(hash, options)) return
+    const resolved = await parts.registry.resolve(hash, options)
+    if (resolved.source !== 'store') {
+      this.modelDownloads++
+      await this.refreshModels()
+      void this.announce()
+    }
+    await parts.runtime.loadModel(hash, resolved.bytes, options)
+  }
+
+  private async fetchFromPeers (network: Network, sha256: string, options: { signal?: AbortSignal, hint?: string, onProgress?: (loaded: number, total: number) => void }): Promise<Uint8Array | undefined> {
+    const holders = network.getContributors().filter(p => p.announcement?.models.includes(sha256) === true).map(p => p.peerId)
+    const order = [...new Set([...(options.hint != null ? [options.hint] : []), ...holders])].filter(p => p !== this.peerIdValue)
+    for (const peerId of order) {
+      throwIfAborted(options.signal)
+      try {
+        return await network.fetchModel(peerId, sha256, { signal: options.signal, onProgress: (p) => { options.onProgress?.(p.loaded, p.total) } })
+      } catch (err) {
+        if (options.signal?.aborted === true) throw err
+        log('model %s from %s failed: %s', sha256.slice(0, 12), peerId, (err as Error).message)
+      }
+    }
+    return undefined
+  }
+
+  private async announce (): Promise<void> {
+    const r = this.running
+    const info = this.runtimeInfo
+    if (r == null || info == null || !this.contributes || this.state !== 'running') return
+    await r.network.announce({
+      models: this.modelsCache.map(m => m.sha256).slice(0, 64),
+      numericClass: info.numericClass,
+      backend: info.backend,
+      threads: info.threads,
+      runtime: info.runtime,
+      jobsDone: this.jobsDone,
+      paused: this.controls.state.paused
+    })
+  }
+
+  // ---- requesting ----------------------------------------------------------
+
+  /**
+   * Runs a verified job: the model (catalog id, sha256 or bytes) on `inputs`
+   * (NamedTensors or tensor JSON) on several peers; resolves with the accepted
+   * outputs and a receipt once a quorum agrees under the model's policy.
+   * Rejects with a named error: NotEnoughPeersError, NoQuorumError,
+   * TimeoutError, ModelNotFoundError, AbortError, InvalidArgumentError, …
+   */
+  async run (model: ModelRef, inputs: NamedTensors | unknown, options: RunOptions = {}, call: RunCallOptions = {}): Promise<RunResult> {
+    const r = this.require()
+    checkRunOptions(options)
+    const tensors = toTensors(inputs)
+    const { sha256, entry } = await r.registry.resolveRef(model, call)
+    // hold the bytes ourselves so that workers lacking the model can fetch it from us
+    await r.registry.resolve(sha256, call)
+    const adaptive = options.adaptive === true ? {} : options.adaptive === false ? undefined : options.adaptive
+    const startedAt = Date.now()
+    let result: VerifiedJobResult
+    try {
+      result = await r.requester.request({
+        modelHash: sha256,
+        inputs: tensors,
+        policy: options.policy ?? entry?.policy ?? DEFAULT_POLICY,
+        ...(adaptive != null ? { adaptive } : { replicas: options.replicas ?? 3, quorum: options.quorum ?? 2 }),
+        ...(options.timeout != null ? { timeout: options.timeout } : {})
+      }, { signal: call.signal, onProgress: (p) => { call.onProgress?.(p); this.emit('job:progress', p) } })
+    } catch (err) {
+      const e = err as Error
+      this.metricsBook.record({ kind: 'requested', at: Date.now(), ms: Date.now() - startedAt, ok: false })
+      this.emit('job:failed', { modelHash: sha256, error: { name: e.name ?? 'Error', message: e.message ?? String(err) } })
+      throw err
+    }
+    const receipt: StoredReceipt = { jobId: result.jobId, createdAt: Date.now(), modelHash: sha256, text: result.receiptText, status: 'accepted' }
+    await r.store.putReceipt(receipt)
+    const job: StoredJob = { jobId: result.jobId, role: 'requester', modelHash: sha256, inputHash: result.spec.inputHash, startedAt, finishedAt: Date.now(), status: 'accepted', peers: result.agreeing, ms: result.ms }
+    await r.store.putJob(job)
+    this.metricsBook.record({ kind: 'requested', at: Date.now(), ms: result.ms, ok: true, agreeing: result.agreeing.length, dissenting: result.dissenting.length })
+    this.emit('job:accepted', { jobId: result.jobId, ms: result.ms, agreeing: result.agreeing, dissenting: result.dissenting })
+    return {
+      jobId: result.jobId,
+      outputs: result.output,
+      outputHash: result.outputHash,
+      receipt: result.receiptText,
+      modelHash: sha256,
+      agreeing: result.agreeing,
+      dissenting: result.dissenting,
+      dispatched: result.dispatched,
+      flagged: result.flagged,
+      sole: result.sole,
+      numericClass: result.numericClass,
+      ms: result.ms
+    }
+  }
+
+  /** (Re)creates the requester side with these settings, keeping what its reputation book knows. */
+  async configureRequester (init: RequesterInit): Promise<void> {
+    const r = this.require()
+    await r.requester.settled()
+    r.requester = this.makeRequester(init, r.network, r.signer, r.store, r.requester.book.toRecords())
+  }
+
+  private makeRequester (init: RequesterInit, network: Network, signer: Signer, store: NodeStore, records: TrustRecord[]): Requester {
+    const requester = new Requester({
+      deps: { ...requesterDeps(network, signer), ...(init.seed != null ? { random: createRng(init.seed) } : {}) },
+      records,
+      persist: async (list) => { for (const rec of list) await store.putReputation(rec) },
+      share: async (message) => await network.publishObservation(message),
+      localRun: async (hash, inputs, options) => await this.runLocal(hash, inputs, options)
+    }, init)
+    requester.addEventListener('trust:flagged', (evt) => { this.emit('trust:flagged', evt.detail); this.emitState() })
+    requester.addEventListener('job:retracted', (evt) => {
+      void store.getReceipt(evt.detail.jobId).then(async (rec) => { if (rec != null) await store.putReceipt({ ...rec, status: 'invalid' }) })
+      this.emit('job:retracted', evt.detail)
+    })
+    return requester
+  }
+
+  /** Runs a model in this node's own runtime, unverified (canaries' known answers, previews, benchmarks). */
+  async runLocal (modelHash: string, inputs: NamedTensors, options: AbortOptions = {}): Promise<RunOutput> {
+    const r = this.require()
+    await this.ensureLoaded(r, modelHash, options)
+    return await r.runtime.run(modelHash, inputs, { ...options, transfer: false })
+  }
+
+  // ---- models and history --------------------------------------------------
+
+  /** The catalog of the site this node uses. */
+  async getManifest (options: AbortOptions = {}): Promise<ModelManifest> {
+    return await this.require().registry.manifest(options)
+  }
+
+  /** Verified bytes of a model or catalog extra file (store, catalog, peers). */
+  async getModelBytes (sha256: string, options: AbortOptions = {}): Promise<Uint8Array> {
+    const resolved = await this.require().registry.resolve(sha256, options)
+    if (resolved.source !== 'store') { this.modelDownloads++; await this.refreshModels() }
+    return new Uint8Array(resolved.bytes)
+  }
+
+  /** Receipts this node accepted, newest first (persisted). */
+  async listReceipts (options: { limit?: number } = {}): Promise<StoredReceipt[]> {
+    return await (this.running?.store.listReceipts(options) ?? Promise.resolve([]))
+  }
+
+  /** Jobs served and requested, newest first (persisted). */
+  async listJobs (options: { limit?: number } = {}): Promise<StoredJob[]> {
+    return await (this.running?.store.listJobs(options) ?? Promise.resolve([]))
+  }
+
+  /** What this node, as a requester, knows of other peers. */
+  reputation (): TrustRecord[] {
+    return this.running?.requester.book.toRecords() ?? []
+  }
+
+  /** Resolves when background canary jobs are done. */
+  async settled (): Promise<void> {
+    await this.running?.requester.settled()
+  }
+
+  /** Jobs per minute, latency and agreement over time, for charts. */
+  metrics (options: { now?: number, bucketMs?: number, buckets?: number } = {}): MetricsSeries {
+    return this.metricsBook.series(options)
+  }
+
+  /** Open connections, for diagnostics and tests. */
+  connections (): ReturnType<Network['getConnections']> {
+    return this.running?.network.getConnections() ?? []
+  }
+
+  stats (): NodeStats {
+    const r = this.running
+    const peers = r?.network.getPeers() ?? []
+    const reachable = r?.network.reachable() ?? false
+    const controls: ControlState = this.controls.state
+    return {
+      state: this.state,
+      peerId: this.peerIdValue,
+      surface: this.surface,
+      relays: r?.network.relayStatus() ?? this.relays.map(addr => ({ addr, connected: false })),
+      reachable,
+      peers,
+      linked: peers.filter(p => p.direct).length,
+      runtime: this.runtimeInfo,
+      contributing: this.state === 'running' && this.contributes && reachable && !controls.paused,
+      paused: controls.reasons,
+      cpuShare: controls.cpuShare,
+      jobsDone: this.jobsDone,
+      ...(this.lastJobAt != null ? { lastJobAt: this.lastJobAt } : {}),
+      models: this.modelsCache,
+      modelDownloads: this.modelDownloads,
+      ...(this.lockHolder != null ? { lockHolder: this.lockHolder } : {})
+    }
+  }
+
+  private async refreshModels (): Promise<void> {
+    const list = await this.running?.store.listModels() ?? []
+    this.modelsCache = list.map(m => ({ sha256: m.sha256, size: m.size, ...(m.name != null ? { name: m.name } : {}) }))
+    this.emitState()
+  }
+
+  private setState (state: NodeState): void {
+    if (this.state === state) return
+    this.state = state
+    this.emitState()
+  }
+
+  private emitState (): void {
+    this.emit('node:state', this.stats())
+  }
+
+  private require (): Running {
+    if (this.running == null || this.state !== 'running') throw new NotStartedError('node is not started: call start() first')
+    return this.running
+  }
+}

@@ -1,0 +1,16 @@
+/** Protocol id, limits and defaults of the job protocol. */
+
+/** Request/response: one length-prefixed JobRequest, one JobResponse. */
+export const JOB_PROTOCOL = '/crosscheck/job/1.0.0'
+/** Largest job request (spec + input tensors). */
+export const MAX_JOB_REQUEST_BYTES = 16 * 1024 * 1024
+/** Largest job response (vote + output tensors). */
+export const MAX_JOB_RESPONSE_BYTES = 32 * 1024 * 1024
+/** @default 30 s: how long a worker may take to answer one job. */
+export const DEFAULT_JOB_TIMEOUT_MS = 30_000
+/** @default 4 × the job timeout: longest a served job stream may stay open. */
+export const DEFAULT_JOB_HANDLER_TIMEOUT_MS = 4 * DEFAULT_JOB_TIMEOUT_MS
+/** @default 10 s: opening a job stream on an established link. */
+export const DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS = 10_000
+/** @default 8: concurrent inbound job streams per connection. */
+export const DEFAULT_JOB_MAX_INBOUND_STREAMS = 8

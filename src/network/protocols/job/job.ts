@@ -1,0 +1,59 @@
+import type { Connection, Startable, Stream, StreamHandlerOptions } from '@libp2p/interface'
+import { createLogger } from '../../../logger.js'
+import type { JobRequest, JobResponse } from '../../codec.js'
+import { requestJob } from './client.js'
+import { serveJobStream } from './handler.js'
+import type { JobHandler } from './handler.js'
+import { DEFAULT_JOB_HANDLER_TIMEOUT_MS, DEFAULT_JOB_MAX_INBOUND_STREAMS, DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS, DEFAULT_JOB_TIMEOUT_MS, JOB_PROTOCOL } from './constants.js'
+import type { JobProtocolComponents, JobProtocolInit, JobRequestOptions } from './index.js'
+
+const log = createLogger('network:job')
+
+export class JobProtocol implements Startable {
+  private readonly components: JobProtocolComponents
+  private readonly timeout: number
+  private readonly handlerTimeout: number
+  private readonly streamOpenTimeout: number
+  private readonly maxInboundStreams: number
+  private handler?: JobHandler
+  private started = false
+
+  constructor (components: JobProtocolComponents, init: JobProtocolInit = {}) {
+    this.components = components
+    this.timeout = init.timeout ?? DEFAULT_JOB_TIMEOUT_MS
+    this.handlerTimeout = init.handlerTimeout ?? DEFAULT_JOB_HANDLER_TIMEOUT_MS
+    this.streamOpenTimeout = init.streamOpenTimeout ?? DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS
+    this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_JOB_MAX_INBOUND_STREAMS
+  }
+
+  isStarted (): boolean { return this.started }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    const options: StreamHandlerOptions = { maxInboundStreams: this.maxInboundStreams }
+    await this.components.registrar.handle(JOB_PROTOCOL, this.onStream, options)
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.components.registrar.unhandle(JOB_PROTOCOL)
+  }
+
+  /** Serves incoming jobs with `handler` (until then they are refused with JobRejectedError). */
+  onJob (handler: JobHandler): void { this.handler = handler }
+
+  async request (peerId: string, req: JobRequest, options: JobRequestOptions = {}): Promise<JobResponse> {
+    return await requestJob(this.components.links, peerId, req, {
+      signal: options.signal,
+      timeout: options.timeout ?? this.timeout,
+      streamOpenTimeout: this.streamOpenTimeout,
+      log
+    })
+  }
+
+  private readonly onStream = async (stream: Stream, connection: Connection): Promise<void> => {
+    await serveJobStream(stream, connection.remotePeer.toString(), this.handler, { timeout: this.handlerTimeout, log })
+  }
+}
