@@ -8,7 +8,8 @@ export interface Series {
   colour: string
   /** Dashed line (e.g. "still standing after settlement"). */
   dashed?: boolean
-  points: Array<{ x: number, y: number, note?: string }>
+  /** `upper`: for a zero, the 95 % upper bound; drawn there as a hollow point. */
+  points: Array<{ x: number, y: number, upper?: number, note?: string }>
 }
 
 export interface ChartInput {
@@ -20,7 +21,7 @@ export interface ChartInput {
   goals?: Array<{ y: number, label: string }>
   /** Vertical goal line. */
   xGoal?: { x: number, label: string }
-  /** Zero is drawn on a row of its own at this value, labelled "none seen" (below every goal). */
+  /** Bottom of the y axis (a zero without `upper` is drawn there). */
   yZero: number
 }
 
@@ -49,7 +50,7 @@ export function lineChart (c: ChartInput): string {
   for (let l = Math.ceil(yMinLog); l <= yMaxLog; l++) {
     const y = py(10 ** l)
     out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y}" y2="${y}" stroke="#ddd"/>`)
-    out.push(`<text x="${m.l - 6}" y="${y + 4}" text-anchor="end">${l === Math.ceil(yMinLog) ? 'none seen' : `1e${l}`}</text>`)
+    out.push(`<text x="${m.l - 6}" y="${y + 4}" text-anchor="end">1e${l}</text>`)
   }
   const step = (xMax - xMin) > 2 ? 0.5 : 0.1
   for (let x = Math.ceil(xMin / step) * step; x <= xMax + 1e-9; x += step) {
@@ -73,17 +74,22 @@ export function lineChart (c: ChartInput): string {
   }
   // series
   c.series.forEach((s, i) => {
-    const pts = [...s.points].sort((a, b) => a.x - b.x)
+    const pts = [...s.points].sort((a, b) => a.x - b.x).map((p) => ({ ...p, hollow: p.y === 0 && p.upper !== undefined, y: p.y === 0 && p.upper !== undefined ? p.upper : p.y }))
     const d = pts.map((p, j) => `${j === 0 ? 'M' : 'L'}${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')
     out.push(`<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`)
     for (const p of pts) {
-      out.push(`<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.5" fill="${s.colour}"/>`)
+      out.push(p.hollow
+        ? `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="4" fill="white" stroke="${s.colour}" stroke-width="2"/>`
+        : `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.5" fill="${s.colour}"/>`)
       if (p.note !== undefined) out.push(`<text x="${(px(p.x) + 5).toFixed(1)}" y="${(py(p.y) - 6).toFixed(1)}" font-size="10" fill="${s.colour}">${esc(p.note)}</text>`)
     }
     const ly = m.t + 16 + i * 20
     out.push(`<line x1="${W - m.r + 12}" x2="${W - m.r + 40}" y1="${ly}" y2="${ly}" stroke="${s.colour}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`)
     out.push(`<text x="${W - m.r + 46}" y="${ly + 4}">${esc(s.label)}</text>`)
   })
+  out.push(`<circle cx="${W - m.r + 26}" cy="${m.t + 16 + c.series.length * 20}" r="4" fill="white" stroke="#555" stroke-width="2"/>`)
+  out.push(`<text x="${W - m.r + 46}" y="${m.t + 20 + c.series.length * 20}">none seen: drawn at</text>`)
+  out.push(`<text x="${W - m.r + 46}" y="${m.t + 34 + c.series.length * 20}">the 95 % upper bound</text>`)
   out.push('</svg>')
   return out.join('\n') + '\n'
 }

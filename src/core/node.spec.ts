@@ -82,6 +82,23 @@ describe('CrosscheckNode (Node parts)', () => {
     expect(r.agreeing).toContain(workers[1].peerId)
   }, 90_000)
 
+  it('browser signals pause a contributor: hidden → announced paused → not selected; visible again → selected', async () => {
+    workers[1].signal({ type: 'visibility', hidden: true })
+    expect(workers[1].stats().paused).toEqual(['hidden'])
+    await until('the hidden pause to be announced', () => requester.stats().peers.find(p => p.peerId === workers[1].peerId)?.announcement?.paused === true)
+    const r = await requester.run('mlp', INPUT, { replicas: 1, quorum: 1 })
+    expect(r.dispatched).toEqual([workers[0].peerId])
+    workers[1].signal({ type: 'battery', charging: false })
+    workers[1].signal({ type: 'visibility', hidden: false })
+    expect(workers[1].stats().paused).toEqual(['battery'])
+    workers[1].signal({ type: 'battery', charging: true })
+    workers[1].signal({ type: 'pressure', state: 'critical' })
+    expect(workers[1].stats().paused).toEqual(['pressure'])
+    workers[1].signal({ type: 'pressure', state: 'fair' })
+    expect(workers[1].stats().contributing).toBe(true)
+    await until('the resume to be announced', () => requester.stats().peers.find(p => p.peerId === workers[1].peerId)?.announcement?.paused === false)
+  }, 60_000)
+
   it('takes models as bytes or sha256, and refuses bad arguments with named errors', async () => {
     const bytes = new Uint8Array(await new LocalCatalog().download((await new LocalCatalog().manifest()).models.find(m => m.id === 'cnn')!))
     const x = { x: { dtype: 'float32', dims: [1, 1, 8, 8], data: new Array(64).fill(0.25) } }

@@ -5,7 +5,7 @@
  * on read), then the site catalog, then peers. Whatever arrives is hashed
  * before it is stored or returned; a mismatch stores nothing.
  */
-import { AbortError, HashMismatchError, InvalidArgumentError, ModelNotFoundError, ModelTooLargeError, throwIfAborted } from '../errors.js'
+import { AbortError, InvalidArgumentError, ModelNotFoundError, ModelTooLargeError, throwIfAborted } from '../errors.js'
 import { TypedEventTarget } from '../events.js'
 import { createLogger } from '../logger.js'
 import type { ExtraEntry, ModelEntry, ModelManifest } from '../models/manifest.js'

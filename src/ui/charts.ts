@@ -41,8 +41,10 @@ export function drawChart (host: Element, series: MetricsSeries, spec: ChartSpec
       svg.append(el('rect', { x: i * step + 1, y: H - h, width: Math.max(1, step - 2), height: h, fill: '#1b4d3e' }))
     })
   } else {
-    const pts = values.map((v, i) => (v == null ? null : `${(i + 0.5) * step},${H - (v / max) * (H - 2)}`)).filter((p): p is string => p != null)
-    if (pts.length > 0) svg.append(el('polyline', { points: pts.join(' '), fill: 'none', stroke: '#1b4d3e', 'stroke-width': 2 }))
+    const pts = values.map((v, i) => (v == null ? null : [(i + 0.5) * step, H - (v / max) * (H - 2)])).filter((p): p is number[] => p != null)
+    if (pts.length > 1) svg.append(el('polyline', { points: pts.map(p => p.join(',')).join(' '), fill: 'none', stroke: '#1b4d3e', 'stroke-width': 2 }))
+    // a dot per bucket with data, so a lone value shows too
+    for (const [x, y] of pts) svg.append(el('circle', { cx: x, cy: y, r: 2, fill: '#1b4d3e' }))
   }
   const last = [...values].reverse().find((v): v is number => v != null)
   const label = el('text', { x: 0, y: H + 13, 'font-size': 11, fill: '#1d2521' })

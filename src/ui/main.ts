@@ -137,26 +137,41 @@ async function renderHistory (): Promise<void> {
 
 let chartTimer: ReturnType<typeof setInterval> | undefined
 
+/** The page's node and its listeners (made once; Start after Stop or a takeover reuses it). */
+function makeNode (relays: string[]): CrosscheckNode {
+  const n = createNode({
+    relays,
+    surface: 'page',
+    preferredBackend: (params.get('backend') as 'auto' | 'webgpu' | 'wasm' | null) ?? 'auto',
+    contribute: { startPaused: true, pauseOnPressure: params.get('pauseOnPressure') !== '0', pauseWhenHidden: params.get('pauseWhenHidden') !== '0' }
+  })
+  n.addEventListener('node:state', (evt) => { render(evt.detail) })
+  n.addEventListener('job:served', () => { void renderHistory(); renderCharts() })
+  n.addEventListener('job:accepted', () => { renderCharts() })
+  n.addEventListener('model:progress', (evt) => {
+    const { loaded, total, sha256, source } = evt.detail
+    showTransfer(`in:${sha256}`, `Fetching model ${sha256.slice(0, 10)}… from ${source === 'peer' ? 'a peer' : 'the site'}`, loaded, total)
+  })
+  n.addEventListener('model:upload', (evt) => {
+    const { peerId, sha256, sent, total } = evt.detail
+    showTransfer(`out:${peerId}:${sha256}`, `Sending model ${sha256.slice(0, 10)}… to ${short(peerId)}`, sent, total)
+  })
+  n.addEventListener('identity:lost', () => {
+    unwatch?.()
+    unwatch = undefined
+    showLocked('Another tab took this identity over: this tab stopped contributing.')
+  })
+  return n
+}
+
 async function start (options: { takeOver?: boolean } = {}): Promise<void> {
   $<HTMLButtonElement>('start').disabled = true
   $('start-error').hidden = true
   $('locked').hidden = true
   try {
     const relays = await resolveRelays()
-    node ??= createNode({ relays, surface: 'page', preferredBackend: (params.get('backend') as 'auto' | 'webgpu' | 'wasm' | null) ?? 'auto', contribute: { startPaused: true, pauseOnPressure: params.get('pauseOnPressure') !== '0', pauseWhenHidden: params.get('pauseWhenHidden') !== '0' } })
+    node ??= makeNode(relays)
     const n = node
-    n.addEventListener('node:state', (evt) => { render(evt.detail) })
-    n.addEventListener('job:served', () => { void renderHistory(); renderCharts() })
-    n.addEventListener('job:accepted', () => { renderCharts() })
-    n.addEventListener('model:progress', (evt) => {
-      const { loaded, total, sha256, source } = evt.detail
-      showTransfer(`in:${sha256}`, `Fetching model ${sha256.slice(0, 10)}… from ${source === 'peer' ? 'a peer' : 'the site'}`, loaded, total)
-    })
-    n.addEventListener('model:upload', (evt) => {
-      const { peerId, sha256, sent, total } = evt.detail
-      showTransfer(`out:${peerId}:${sha256}`, `Sending model ${sha256.slice(0, 10)}… to ${short(peerId)}`, sent, total)
-    })
-    n.addEventListener('identity:lost', () => { showLocked('Another tab took this identity over: this tab stopped contributing.') })
     $('status').hidden = false
     await n.start(options)
     // the click (or ?autostart=1) is the person's choice to contribute
