@@ -6,7 +6,7 @@
 import { HashMismatchError } from '../errors.js'
 import { sha256Hex } from '../tensor/index.js'
 import type { TrustRecord } from '../consensus/reputation.js'
-import type { JobRole, ModelSummary, NodeStore, StoredIdentity, StoredJob, StoredModel, StoredReceipt } from './types.js'
+import type { JobRole, ModelSummary, NodeStore, PendingJob, StoredIdentity, StoredJob, StoredModel, StoredReceipt } from './types.js'
 
 function copy (bytes: ArrayBuffer | Uint8Array): ArrayBuffer {
   // Uint8Array's own slice: a Node Buffer's slice() is a view on a shared pool, not a copy
@@ -19,6 +19,7 @@ export class MemoryStore implements NodeStore {
   private readonly receipts = new Map<string, StoredReceipt>()
   private readonly jobs = new Map<string, StoredJob>()
   private readonly reputation = new Map<string, TrustRecord>()
+  private readonly pending = new Map<string, PendingJob>()
   private readonly now: () => number
 
   constructor (init: { now?: () => number } = {}) {
@@ -64,6 +65,10 @@ export class MemoryStore implements NodeStore {
   async listJobs (options: { limit?: number, role?: JobRole } = {}): Promise<StoredJob[]> {
     return [...this.jobs.values()].filter(j => options.role === undefined || j.role === options.role).sort((a, b) => b.startedAt - a.startedAt).slice(0, options.limit)
   }
+
+  async putPendingJob (job: PendingJob): Promise<void> { this.pending.set(job.jobId, job) }
+  async listPendingJobs (): Promise<PendingJob[]> { return [...this.pending.values()].sort((a, b) => a.startedAt - b.startedAt) }
+  async deletePendingJob (jobId: string): Promise<void> { this.pending.delete(jobId) }
 
   async listReputation (): Promise<TrustRecord[]> { return [...this.reputation.values()] }
   async putReputation (record: TrustRecord): Promise<void> { this.reputation.set(record.peerId, record) }

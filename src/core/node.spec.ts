@@ -10,6 +10,7 @@ import type { Relay } from '../network/relay.js'
 import { createNode } from '../index.node.js'
 import type { CrosscheckNode } from './node.js'
 import { LocalCatalog } from '../models/catalog.js'
+import { MemoryStore } from './memory-store.js'
 import { verifyReceipt } from '../consensus/receipt.js'
 import { libp2pVerifier } from '../network/keys.js'
 
@@ -108,6 +109,28 @@ describe('CrosscheckNode (Node parts)', () => {
     await expect(requester.run('no-such-model', x)).rejects.toMatchObject({ name: 'ModelNotFoundError' })
     await expect(requester.run('mlp', INPUT, { replicas: 2, quorum: 3 })).rejects.toMatchObject({ name: 'InvalidArgumentError' })
     await expect(requester.run('mlp', { x: { dtype: 'float32', dims: [1, 16], data: [1] } })).rejects.toMatchObject({ name: 'InvalidTensorError' })
+  }, 60_000)
+
+  it('a requested job cut short by a reload is shown as interrupted at the next start; failed jobs leave nothing pending', async () => {
+    const store = new MemoryStore()
+    const relays = [relay.multiaddrs[0]]
+    const before = createNode({ relays, store, catalog: new LocalCatalog(), contribute: false, requester: { canaryRate: 0 } })
+    await before.start()
+    // a job that cannot be served (no such replicas) fails with a named error and is not left pending
+    await expect(before.run('mlp', INPUT, { replicas: 3, quorum: 3, timeout: 1500 })).rejects.toMatchObject({ name: expect.stringMatching(/NotEnoughPeersError|TimeoutError/) })
+    expect(await store.listPendingJobs()).toEqual([])
+    expect((await before.listJobs())[0]).toMatchObject({ role: 'requester', status: 'failed' })
+    await before.stop()
+    // as if the page had reloaded while a job was in flight
+    await store.putPendingJob({ jobId: 'local-1', modelHash: 'a'.repeat(64), inputHash: 'b'.repeat(64), startedAt: 1 })
+    const after = createNode({ relays, store, contribute: false })
+    const seen: unknown[] = []
+    after.addEventListener('job:interrupted', (evt) => { seen.push(evt.detail) })
+    await after.start()
+    expect(seen).toEqual([{ jobs: [{ modelHash: 'a'.repeat(64), inputHash: 'b'.repeat(64), startedAt: 1 }] }])
+    expect((await after.listJobs()).find(j => j.jobId === 'local-1')).toMatchObject({ status: 'interrupted' })
+    expect(await store.listPendingJobs()).toEqual([])
+    await after.stop()
   }, 60_000)
 
   it('needs start() first and stops idempotently', async () => {

@@ -19,7 +19,7 @@ import { ModelRegistry } from '../inference/registry.js'
 import type { ModelProgressDetail, ModelRef } from '../inference/registry.js'
 import type { ModelManifest } from '../models/manifest.js'
 import { handleJob } from '../jobs/worker.js'
-import { requesterDeps } from '../jobs/deps.js'
+import { randomHex, requesterDeps } from '../jobs/deps.js'
 import { Requester } from '../jobs/trust.js'
 import type { RequesterInit } from '../jobs/trust.js'
 import type { AdaptiveOptions, JobProgress, VerifiedJobResult } from '../jobs/requester.js'
@@ -27,7 +27,7 @@ import { ReplayGuard } from '../consensus/replay.js'
 import { createRng } from '../consensus/select.js'
 import type { TrustRecord } from '../consensus/reputation.js'
 import type { ComparisonPolicy, Signer } from '../consensus/types.js'
-import { tensorsFromJSON } from '../tensor/index.js'
+import { hashTensors, tensorsFromJSON } from '../tensor/index.js'
 import type { NamedTensors, TypedArray } from '../tensor/index.js'
 import { ContributionControls } from './controls.js'
 import type { ContributeInit, ControlSignal, ControlState, PauseReason } from './controls.js'
@@ -143,6 +143,8 @@ export interface NodeEvents {
   'job:served': CustomEvent<{ jobId: string, from: string, ms: number }>
   'job:accepted': CustomEvent<{ jobId: string, ms: number, agreeing: string[], dissenting: string[] }>
   'job:failed': CustomEvent<{ modelHash: string, error: { name: string, message: string } }>
+  /** Jobs this node requested that a reload or crash cut short (found at start). */
+  'job:interrupted': CustomEvent<{ jobs: Array<{ modelHash: string, inputHash: string, startedAt: number }> }>
   'trust:flagged': CustomEvent<{ peerId: string, reason: string }>
   'job:retracted': CustomEvent<{ jobId: string, peerId: string }>
   /** Another tab took this profile's identity over: this node stopped. */
@@ -285,6 +287,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       network.addEventListener('network:observation', (evt) => { void this.running?.requester.receiveObservation(evt.detail.message) })
 
       parts.requester = this.makeRequester(this.init.requester ?? {}, network, signer, store, await store.listReputation())
+      const interrupted = await this.markInterrupted(store)
       this.running = parts as Running
       await this.refreshModels()
       this.runtimeInfo = await infoPromise
@@ -293,6 +296,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       this.setState('running')
       await this.announce()
       if (this.contributes) parts.timer = setInterval(() => { void this.announce() }, this.init.announceInterval ?? DEFAULT_ANNOUNCE_INTERVAL_MS)
+      if (interrupted.length > 0) this.emit('job:interrupted', { jobs: interrupted })
       this.emitState()
     } catch (err) {
       this.running = undefined
@@ -300,6 +304,17 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       if (this.state !== 'locked') this.setState('stopped')
       throw err
     }
+  }
+
+  /** Requested jobs left pending by a previous run become 'interrupted' in the history. */
+  private async markInterrupted (store: NodeStore): Promise<Array<{ modelHash: string, inputHash: string, startedAt: number }>> {
+    const list = await store.listPendingJobs()
+    for (const p of list) {
+      await store.putJob({ jobId: p.jobId, role: 'requester', modelHash: p.modelHash, inputHash: p.inputHash, startedAt: p.startedAt, status: 'interrupted', peers: [] })
+      await store.deletePendingJob(p.jobId)
+    }
+    if (list.length > 0) log('%d requested job(s) were interrupted by the last reload or crash', list.length)
+    return list.map(({ modelHash, inputHash, startedAt }) => ({ modelHash, inputHash, startedAt }))
   }
 
   /** Leaves the network; waits for background canaries; releases the identity. Idempotent. */
@@ -464,6 +479,9 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     await r.registry.resolve(sha256, call)
     const adaptive = options.adaptive === true ? {} : options.adaptive === false ? undefined : options.adaptive
     const startedAt = Date.now()
+    // kept until the job ends: a reload or crash meanwhile shows it as interrupted at the next start
+    const pending = { jobId: `local-${randomHex(16)}`, modelHash: sha256, inputHash: hashTensors(tensors), startedAt }
+    await r.store.putPendingJob(pending)
     let result: VerifiedJobResult
     try {
       result = await r.requester.request({
@@ -477,12 +495,15 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       const e = err as Error
       this.metricsBook.record({ kind: 'requested', at: Date.now(), ms: Date.now() - startedAt, ok: false })
       this.emit('job:failed', { modelHash: sha256, error: { name: e.name ?? 'Error', message: e.message ?? String(err) } })
+      await r.store.putJob({ jobId: pending.jobId, role: 'requester', modelHash: sha256, inputHash: pending.inputHash, startedAt, finishedAt: Date.now(), status: e.name === 'NoQuorumError' ? 'no-quorum' : e.name === 'AbortError' ? 'aborted' : 'failed', peers: [] }).catch(() => {})
+      await r.store.deletePendingJob(pending.jobId).catch(() => {})
       throw err
     }
     const receipt: StoredReceipt = { jobId: result.jobId, createdAt: Date.now(), modelHash: sha256, text: result.receiptText, status: 'accepted' }
     await r.store.putReceipt(receipt)
     const job: StoredJob = { jobId: result.jobId, role: 'requester', modelHash: sha256, inputHash: result.spec.inputHash, startedAt, finishedAt: Date.now(), status: 'accepted', peers: result.agreeing, ms: result.ms }
     await r.store.putJob(job)
+    await r.store.deletePendingJob(pending.jobId)
     this.metricsBook.record({ kind: 'requested', at: Date.now(), ms: result.ms, ok: true, agreeing: result.agreeing.length, dissenting: result.dissenting.length })
     this.emit('job:accepted', { jobId: result.jobId, ms: result.ms, agreeing: result.agreeing, dissenting: result.dissenting })
     return {

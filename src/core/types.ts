@@ -26,7 +26,9 @@ export interface StoredIdentity { privateKey: Uint8Array, createdAt: number }
 export type ReceiptStatus = 'accepted' | 'rejected' | 'pending' | 'invalid'
 export interface StoredReceipt { jobId: string, createdAt: number, modelHash: string, text: string, status: ReceiptStatus }
 export type JobRole = 'requester' | 'worker'
-export type JobStatus = 'running' | 'accepted' | 'no-quorum' | 'failed' | 'aborted' | 'voted'
+export type JobStatus = 'running' | 'accepted' | 'no-quorum' | 'failed' | 'aborted' | 'voted' | 'interrupted'
+/** A requested job not yet ended (kept so a reload or crash shows it as interrupted). */
+export interface PendingJob { jobId: string, modelHash: string, inputHash: string, startedAt: number }
 export interface StoredJob {
   jobId: string
   role: JobRole
@@ -55,6 +57,9 @@ export interface NodeStore {
   listReceipts: (options?: { limit?: number }) => Promise<StoredReceipt[]>
   putJob: (job: StoredJob) => Promise<void>
   listJobs: (options?: { limit?: number, role?: JobRole }) => Promise<StoredJob[]>
+  putPendingJob: (job: PendingJob) => Promise<void>
+  listPendingJobs: () => Promise<PendingJob[]>
+  deletePendingJob: (jobId: string) => Promise<void>
   listReputation: () => Promise<TrustRecord[]>
   putReputation: (record: TrustRecord) => Promise<void>
   close: () => void

@@ -132,6 +132,9 @@ export class InferenceWorker {
     return this.call(async () => await this.remote.selfTest(), options.signal)
   }
 
+  /** The worker failed or was terminated: every call now rejects. */
+  get isClosed (): boolean { return this.closed != null }
+
   /** Fails every pending and later call with `reason` (used when the worker script dies). */
   fail (reason: Error): void {
     if (this.closed != null) return
@@ -157,11 +160,12 @@ export class InferenceWorker {
 export function createInferenceWorker (init: WorkerInit = {}): InferenceWorker {
   const worker = new Worker(new URL('../../workers/inference.worker.ts', import.meta.url), { type: 'module', name: 'crosscheck-inference' })
   const client = new InferenceWorker({ endpoint: worker, terminate: () => worker.terminate() }, init)
-  // A worker whose script fails to load never answers: fail the calls instead of hanging them.
-  // Later uncaught errors are only logged; each call still gets its own answer.
+  // A worker whose script fails to load never answers, and one that crashed
+  // later (an uncaught error, WASM out of memory) may never answer again:
+  // fail its calls instead of hanging them; the runtime then starts a new one.
   worker.addEventListener('error', (ev) => {
     log.error('inference worker error: %s', ev.message)
-    if (!client.isStarted) client.fail(new InferenceError(`inference worker failed to start: ${ev.message ?? 'script error'}`))
+    client.fail(new InferenceError(client.isStarted ? `inference worker crashed: ${ev.message ?? 'error'}` : `inference worker failed to start: ${ev.message ?? 'script error'}`))
   })
   return client
 }

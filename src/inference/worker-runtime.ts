@@ -8,6 +8,9 @@ import type { NamedTensors } from '../tensor/index.js'
 import { createInferenceWorker } from './worker-client.js'
 import type { InferenceWorker } from './worker-client.js'
 import type { Capabilities, WorkerInit } from '../../workers/contract.js'
+import { createLogger } from '../logger.js'
+
+const log = createLogger('inference:runtime')
 
 export interface WorkerRuntimeInit extends RuntimeInit {
   /** @default 'auto' */
@@ -25,29 +28,63 @@ export function runtimeInfoOf (c: Capabilities): RuntimeInfo {
   }
 }
 
+/**
+ * One onnxruntime-web worker at a time. A worker that crashed, or whose load
+ * or run failed (WASM out of memory leaves onnxruntime unusable), is replaced
+ * by a fresh one on the next call: the failed job gets an error (no vote) and
+ * the peer keeps contributing; the core reloads models on demand (it asks
+ * `hasModel` first).
+ */
 export class WorkerRuntime implements InferenceRuntime {
   private worker: InferenceWorker
-  private readonly init: WorkerInit
+  private readonly create: () => InferenceWorker
+  /** Workers replaced after a failure (diagnostics and tests). */
+  restarts = 0
 
-  constructor (init: WorkerRuntimeInit = {}) {
-    this.init = { preferredBackend: init.preferredBackend ?? 'auto', ...(init.threads != null ? { numThreads: init.threads } : {}) }
-    this.worker = createInferenceWorker(this.init)
+  constructor (init: WorkerRuntimeInit = {}, components: { create?: (init: WorkerInit) => InferenceWorker } = {}) {
+    const workerInit: WorkerInit = { preferredBackend: init.preferredBackend ?? 'auto', ...(init.threads != null ? { numThreads: init.threads } : {}) }
+    const create = components.create ?? createInferenceWorker
+    this.create = () => create(workerInit)
+    this.worker = this.create()
+  }
+
+  private current (): InferenceWorker {
+    if (this.worker.isClosed) {
+      log('inference worker is gone: starting a new one')
+      this.restarts++
+      this.worker = this.create()
+    }
+    return this.worker
+  }
+
+  /** Runs `fn` on the current worker; a failure other than an abort retires that worker. */
+  private async use<T> (fn: (w: InferenceWorker) => Promise<T>): Promise<T> {
+    const w = this.current()
+    try {
+      return await fn(w)
+    } catch (err) {
+      if ((err as Error)?.name !== 'AbortError' && !w.isClosed) {
+        log('inference call failed (%s): retiring the worker', (err as Error)?.message)
+        w.terminate()
+      }
+      throw err
+    }
   }
 
   async probe (options: AbortOptions = {}): Promise<RuntimeInfo> {
-    return runtimeInfoOf(await this.worker.probe(options))
+    return runtimeInfoOf(await this.use(async w => await w.probe(options)))
   }
 
   async hasModel (sha256: string, options: AbortOptions = {}): Promise<boolean> {
-    return await this.worker.hasModel(sha256, options)
+    return await this.use(async w => await w.hasModel(sha256, options))
   }
 
   async loadModel (sha256: string, bytes: ArrayBuffer, options: AbortOptions = {}): Promise<void> {
-    await this.worker.loadModel(sha256, bytes, options)
+    await this.use(async w => await w.loadModel(sha256, bytes, options))
   }
 
   async run (sha256: string, inputs: NamedTensors, options: RuntimeRunOptions = {}): Promise<RunOutput> {
-    return await this.worker.run(sha256, inputs, { signal: options.signal, transfer: options.transfer })
+    return await this.use(async w => await w.run(sha256, inputs, { signal: options.signal, transfer: options.transfer }))
   }
 
   async close (): Promise<void> {

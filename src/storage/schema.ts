@@ -4,7 +4,6 @@
  * shipped step, add the next one.
  */
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
-import type { JobSpec } from '../consensus/types.js'
 import type { TrustRecord } from '../consensus/reputation.js'
 
 export const DB_VERSION = 2
@@ -46,7 +45,7 @@ export interface ReceiptRecord {
 }
 
 export type JobRole = 'requester' | 'worker'
-export type JobStatus = 'running' | 'accepted' | 'no-quorum' | 'failed' | 'aborted' | 'voted'
+export type JobStatus = 'running' | 'accepted' | 'no-quorum' | 'failed' | 'aborted' | 'voted' | 'interrupted'
 
 export interface JobRecord {
   jobId: string
@@ -63,14 +62,16 @@ export interface JobRecord {
 }
 
 /**
- * A job this peer requested and has not finished: enough to pick it up again
- * after a reload (same spec, so the same jobId and the votes already cast stay valid).
+ * A job this peer requested and has not finished. Kept until the job ends, so
+ * a job cut short by a reload or a crash is found on the next start and shown
+ * as interrupted, not silently lost. (Inputs are not kept: a person's data
+ * stays no longer than its job.)
  */
 export interface PendingJobRecord {
+  /** A local id (the network job id is made by the requester once it runs). */
   jobId: string
-  spec: JobSpec
-  /** The job's inputs as canonical tensor bytes (they hash to `spec.inputHash`). */
-  inputs: Uint8Array
+  modelHash: string
+  inputHash: string
   startedAt: number
 }
 

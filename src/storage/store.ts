@@ -276,12 +276,10 @@ export class Store {
 
   // --- requester jobs in flight -----------------------------------------------
 
-  /** Remembers a job this peer requested until `deletePendingJob`, so a reload can resume it. */
+  /** Remembers a job this peer requested until `deletePendingJob`, so a reload shows it as interrupted. */
   async putPendingJob (job: PendingJobRecord): Promise<void> {
-    // Structured clone copies a view's whole buffer: keep only the viewed bytes.
-    const inputs = job.inputs.byteOffset === 0 && job.inputs.byteLength === job.inputs.buffer.byteLength ? job.inputs : job.inputs.slice()
     const tx = this.db.transaction('pendingJobs', 'readwrite')
-    await Promise.all([tx.store.put({ ...job, inputs }), tx.done])
+    await Promise.all([tx.store.put(job), tx.done])
   }
 
   /** Oldest first: the order to resume them in. */

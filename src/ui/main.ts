@@ -148,6 +148,7 @@ function makeNode (relays: string[]): CrosscheckNode {
   n.addEventListener('node:state', (evt) => { render(evt.detail) })
   n.addEventListener('job:served', () => { void renderHistory(); renderCharts() })
   n.addEventListener('job:accepted', () => { renderCharts() })
+  n.addEventListener('job:interrupted', () => { void renderHistory() })
   n.addEventListener('model:progress', (evt) => {
     const { loaded, total, sha256, source } = evt.detail
     showTransfer(`in:${sha256}`, `Fetching model ${sha256.slice(0, 10)}… from ${source === 'peer' ? 'a peer' : 'the site'}`, loaded, total)
