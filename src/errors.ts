@@ -75,6 +75,35 @@ export class StorageFullError extends CrosscheckError {
   }
 }
 
+/**
+ * No configured relay could be reached. The message names each relay address
+ * and what failed (connection refused, no answer in time, another peer id
+ * answered, …); `relays` lists the addresses.
+ */
+export class RelayUnreachableError extends CrosscheckError {
+  static override readonly name = 'RelayUnreachableError'
+  readonly relays: string[]
+  constructor (message: string, options: { cause?: unknown, relays: string[] }) {
+    super(message, options)
+    this.relays = options.relays
+  }
+}
+/**
+ * A relay was reached but refused this peer a reservation, so other peers
+ * cannot reach it through that relay. `status` is the relay's answer:
+ * `RESERVATION_REFUSED` when it is out of reservation capacity.
+ */
+export class ReservationRefusedError extends CrosscheckError {
+  static override readonly name = 'ReservationRefusedError'
+  readonly relays: string[]
+  readonly status: string
+  constructor (message: string, options: { cause?: unknown, relays: string[], status: string }) {
+    super(message, options)
+    this.relays = options.relays
+    this.status = options.status
+  }
+}
+
 /** Throws an AbortError if the signal is already aborted. */
 export function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) {

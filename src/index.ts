@@ -15,6 +15,7 @@ import { CrosscheckNode } from './core/node.js'
 import type { CrosscheckNodeInit } from './core/node.js'
 import { acquireIdentityLock } from './core/identity-lock.js'
 import { openStore, DEFAULT_DB_NAME } from './storage/index.js'
+import { MemoryStore } from './core/memory-store.js'
 import { WorkerRuntime } from './inference/worker-runtime.js'
 import { HttpCatalog, manifestUrlOf } from './inference/http-catalog.js'
 
@@ -32,6 +33,12 @@ export interface CreateNodeInit extends CrosscheckNodeInit {
   preferredBackend?: 'auto' | 'webgpu' | 'wasm'
   /** Refuse to run the same identity in two tabs of a profile (Web Locks). @default true */
   identityLock?: boolean
+  /**
+   * Keep identity, models and receipts in IndexedDB. `false` keeps them in
+   * memory for this visit only (and takes no identity lock): for frames whose
+   * browser refuses them storage. @default true
+   */
+  persist?: boolean
 }
 
 /** A browser node: IndexedDB store, onnxruntime-web worker, the site's catalog over HTTP, one identity per profile. */
@@ -39,11 +46,12 @@ export function createNode (init: CreateNodeInit): CrosscheckNode {
   const storeName = init.storeName ?? DEFAULT_DB_NAME
   const base = init.catalogUrl !== undefined ? init.catalogUrl : (typeof document !== 'undefined' ? document.baseURI : null)
   const surface = init.surface ?? 'library'
+  const persist = init.persist !== false
   return new CrosscheckNode({
-    openStore: async () => await openStore(storeName),
+    openStore: persist ? async () => await openStore(storeName) : async () => new MemoryStore(),
     createRuntime: (r) => new WorkerRuntime({ ...r, preferredBackend: init.preferredBackend }),
     catalog: base != null ? new HttpCatalog(manifestUrlOf(base)) : null,
-    ...(init.identityLock === false
+    ...(init.identityLock === false || !persist
       ? {}
       : { acquireIdentity: async (o) => await acquireIdentityLock({ name: `crosscheck:identity:${storeName}`, surface }, o) })
   }, init)

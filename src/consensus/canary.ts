@@ -6,16 +6,17 @@
  *   alone for an established peer, paired for a newcomer, same late
  *   rechecks), with a fresh nonce and an ordinary JobSpec;
  * - its input is never reused: a coalition remembers the input hashes it has
- *   seen, and a repeated input is a tell. CanaryBook.take() hands each case
- *   out once. The supply of fresh known answers (computed locally when idle,
- *   or bought from a trusted source) is the real cost of canaries.
+ *   seen, and a repeated input is a tell. The requester perturbs a real input
+ *   for each canary (src/jobs/trust.ts) and computes the known answer in its
+ *   own runtime: that local run is the real cost of canaries.
  * What a canary cannot hide: its input distribution. Canary inputs that look
  * unlike the requester's real inputs (all-zero images, random noise) are
  * recognisable; draw them from the same source as real work.
  *
  * Every voter on a canary is judged against the known answer under the job's
- * policy: `canary-passed`, `canary-failed` (flags the peer; the caller then
- * re-verifies ReputationBook.flag()'s recent accepted votes) or `near-miss`.
+ * policy (the job run does it when given `canary`, jobrun.ts):
+ * `canary-passed`, `canary-failed` (flags the peer; the requester then
+ * re-verifies its recent accepted jobs) or `near-miss`.
  */
 import { outputsAgree } from './compare.js'
 import { isNearMiss } from './replication.js'

@@ -131,6 +131,47 @@ export interface RunResult {
   sole: boolean
   numericClass: string
   ms: number
+  /** Where this call's time went, for benchmarks (`npm run bench`) and diagnostics. */
+  timing: RunTiming
+}
+
+/**
+ * Instants (epoch ms with sub-ms precision, `performance.timeOrigin +
+ * performance.now()`: comparable across the pages and processes of one
+ * machine) at which `run` reached each step.
+ */
+export interface RunTiming {
+  started: number
+  /** The model's bytes are verified and held here (store, catalog or given bytes). */
+  modelReady: number
+  /** Handed to the requester (pending-job record written). */
+  requested: number
+  /** The requester returned: a quorum agreed and the receipt is signed. */
+  receipted: number
+  /** Receipt and job history stored; `run` returns. */
+  finished: number
+}
+
+/** Instants (as in RunTiming) at which a served job reached each step on this contributor. */
+export interface ServedTiming {
+  /** The request was decoded and handed to the core. */
+  received: number
+  modelStart: number
+  /** The model is loaded in the runtime (fetched first when it was missing). */
+  modelReady: number
+  /** Waiting for the jobs before it and the CPU share's rest. */
+  queued: number
+  computeStarted: number
+  computeDone: number
+  /** Vote signed: the response is handed to the network. */
+  answered: number
+  /** Inference time the runtime itself reports (inside its worker). */
+  computeMs: number
+}
+
+/** Wall-clock instant comparable across pages and processes of one machine (see RunTiming). */
+function instant (): number {
+  return performance.timeOrigin + performance.now()
 }
 
 export interface ModelUploadDetail { peerId: string, sha256: string, sent: number, total: number }
@@ -140,7 +181,7 @@ export interface NodeEvents {
   'model:progress': CustomEvent<ModelProgressDetail>
   'model:upload': CustomEvent<ModelUploadDetail>
   'job:progress': CustomEvent<JobProgress>
-  'job:served': CustomEvent<{ jobId: string, from: string, ms: number }>
+  'job:served': CustomEvent<{ jobId: string, from: string, ms: number, timing: ServedTiming }>
   'job:accepted': CustomEvent<{ jobId: string, ms: number, agreeing: string[], dissenting: string[] }>
   'job:failed': CustomEvent<{ modelHash: string, error: { name: string, message: string } }>
   /** Jobs this node requested that a reload or crash cut short (found at start). */
@@ -361,24 +402,37 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     network.onJob(async (req, ctx) => {
       if (this.controls.state.paused) throw new PeerPausedError(`paused (${this.controls.state.reasons.join(', ')})`)
       const t0 = performance.now()
+      const received = instant()
+      const timing: ServedTiming = { received, modelStart: received, modelReady: received, queued: received, computeStarted: received, computeDone: received, answered: received, computeMs: 0 }
       const res = await handleJob(req, ctx, {
         signer: parts.signer,
         now: Date.now,
         replay,
         // fetching a model is not computing: it stays outside the one-at-a-time queue
-        ensureModel: async (hash, from, { signal }) => { await this.ensureLoaded(parts, hash, { signal, hint: from }) },
-        run: async (hash, inputs, { signal }) => await this.serially(signal, async () => {
-          const out = await parts.runtime.run(hash, inputs, { signal, job: req.spec })
-          this.restUntil = Date.now() + this.restAfter(out.ms)
-          return out
-        })
+        ensureModel: async (hash, from, { signal }) => {
+          timing.modelStart = instant()
+          await this.ensureLoaded(parts, hash, { signal, hint: from })
+          timing.modelReady = instant()
+        },
+        run: async (hash, inputs, { signal }) => {
+          timing.queued = instant()
+          return await this.serially(signal, async () => {
+            timing.computeStarted = instant()
+            const out = await parts.runtime.run(hash, inputs, { signal, job: req.spec })
+            timing.computeDone = instant()
+            timing.computeMs = out.ms
+            this.restUntil = Date.now() + this.restAfter(out.ms)
+            return out
+          })
+        }
       })
+      timing.answered = instant()
       const ms = performance.now() - t0
       this.jobsDone++
       this.lastJobAt = Date.now()
       this.metricsBook.record({ kind: 'served', at: this.lastJobAt, ms, ok: true })
       void parts.store.putJob({ jobId: req.jobId, role: 'worker', modelHash: req.spec.modelHash, inputHash: req.spec.inputHash, startedAt: Date.now() - ms, finishedAt: Date.now(), status: 'voted', peers: [ctx.from], ms }).catch(() => {})
-      this.emit('job:served', { jobId: req.jobId, from: ctx.from, ms })
+      this.emit('job:served', { jobId: req.jobId, from: ctx.from, ms, timing })
       this.emitState()
       return res
     })
@@ -473,15 +527,18 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   async run (model: ModelRef, inputs: NamedTensors | unknown, options: RunOptions = {}, call: RunCallOptions = {}): Promise<RunResult> {
     const r = this.require()
     checkRunOptions(options)
+    const started = instant()
     const tensors = toTensors(inputs)
     const { sha256, entry } = await r.registry.resolveRef(model, call)
     // hold the bytes ourselves so that workers lacking the model can fetch it from us
     await r.registry.resolve(sha256, call)
+    const modelReady = instant()
     const adaptive = options.adaptive === true ? {} : options.adaptive === false ? undefined : options.adaptive
     const startedAt = Date.now()
     // kept until the job ends: a reload or crash meanwhile shows it as interrupted at the next start
     const pending = { jobId: `local-${randomHex(16)}`, modelHash: sha256, inputHash: hashTensors(tensors), startedAt }
     await r.store.putPendingJob(pending)
+    const requested = instant()
     let result: VerifiedJobResult
     try {
       result = await r.requester.request({
@@ -499,6 +556,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       await r.store.deletePendingJob(pending.jobId).catch(() => {})
       throw err
     }
+    const receipted = instant()
     const receipt: StoredReceipt = { jobId: result.jobId, createdAt: Date.now(), modelHash: sha256, text: result.receiptText, status: 'accepted' }
     await r.store.putReceipt(receipt)
     const job: StoredJob = { jobId: result.jobId, role: 'requester', modelHash: sha256, inputHash: result.spec.inputHash, startedAt, finishedAt: Date.now(), status: 'accepted', peers: result.agreeing, ms: result.ms }
@@ -518,7 +576,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       flagged: result.flagged,
       sole: result.sole,
       numericClass: result.numericClass,
-      ms: result.ms
+      ms: result.ms,
+      timing: { started, modelReady, requested, receipted, finished: instant() }
     }
   }
 

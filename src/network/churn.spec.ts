@@ -43,7 +43,7 @@ describe('churn through one relay', () => {
       expect(relay.stats().reservations, `wave ${wave}`).toBe(DEPARTED / 2)
       await Promise.all(peers.map(async n => { await n.stop() }))
     }
-    await expect.poll(() => relay.stats(), { timeout: 10_000 }).toEqual({ connections: 0, reservations: 0 })
+    await expect.poll(() => relay.stats(), { timeout: 10_000 }).toEqual({ connections: 0, reservations: 0, streams: 0 })
 
     const [x, y] = [await peer(), await peer()]
     await Promise.all([x.start(), y.start()])

@@ -15,7 +15,8 @@ import { identify } from '@libp2p/identify'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipsubOpts } from '@libp2p/gossipsub'
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
-import type { PrivateKey } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
+import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
 import { DISCOVERY_TOPIC } from './constants.js'
 
 export type PeerLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, pubsub: ReturnType<ReturnType<typeof gossipsub>> }>
@@ -28,6 +29,49 @@ export interface PeerLibp2pInit {
   discoveryInterval: number
   /** How many relays to hold a reservation on at once (one per configured relay). */
   relayCount: number
+  /** A relay answered a reservation request with a refusal (or it failed otherwise). */
+  onReservationFailed?: (failure: ReservationFailure) => void
+}
+
+export interface ReservationFailure {
+  /** The relay's peer id. */
+  relay: string
+  /** The relay's answer when it refused (`RESERVATION_REFUSED`: out of capacity; `PERMISSION_DENIED`), else undefined. */
+  status?: string
+  error: Error
+}
+
+/** The circuit relay transport component that takes reservations. */
+const RESERVATION_STORE = 'libp2p:circuit-relay:transport:reservation-store'
+/** How the transport words a relay's refusal (circuit-relay-v2 4.x, reservation-store.ts). */
+const REFUSAL = /reservation failed with status (\w+)/
+
+/**
+ * libp2p's logger, except that the reservation store's errors are also
+ * reported to `onFailure`. The circuit relay transport takes reservations on
+ * its own and only logs a refusal ("reservation failed with status
+ * RESERVATION_REFUSED"): no event or API tells it, and without it a peer on a
+ * full relay just waits, connected but unreachable, until its join times out.
+ */
+function reservationWatcher (onFailure: (failure: ReservationFailure) => void): ComponentLogger {
+  const base = defaultLogger()
+  return {
+    forComponent (name: string): Logger {
+      const log = base.forComponent(name)
+      if (name !== RESERVATION_STORE) return log
+      const error = (formatter: unknown, ...args: unknown[]): void => {
+        const err = args.find((a): a is Error => a instanceof Error)
+        const peer = args.find((a): a is { toString: () => string } => a != null && typeof a === 'object' && typeof (a as { toMultihash?: unknown }).toMultihash === 'function')
+        if (err != null && peer != null) {
+          try {
+            onFailure({ relay: peer.toString(), status: REFUSAL.exec(err.message)?.[1], error: err })
+          } catch {}
+        }
+        log.error(formatter, ...args)
+      }
+      return new Proxy(log, { get: (target, prop, receiver) => (prop === 'error' ? error : Reflect.get(target, prop, receiver)) })
+    }
+  }
 }
 
 // Relayed inbound connections all count as the relay's IP: the default of 5/s
@@ -56,6 +100,7 @@ function gater (allowLocal: boolean): { denyDialMultiaddr: () => boolean } | und
 export async function createPeerLibp2p (init: PeerLibp2pInit): Promise<PeerLibp2p> {
   return await createLibp2p({
     privateKey: init.privateKey,
+    ...(init.onReservationFailed != null ? { logger: reservationWatcher(init.onReservationFailed) } : {}),
     // one '/p2p-circuit' per relay: each asks the circuit transport for one
     // more reservation, which it takes on the next relay we connect to
     addresses: { listen: [...Array<string>(Math.max(1, init.relayCount)).fill('/p2p-circuit'), '/webrtc'] },

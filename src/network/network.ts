@@ -102,6 +102,8 @@ export interface ConnectionInfo {
   limited: boolean
   multiplexer?: string
   direct: boolean
+  /** Streams open on this connection now (jobs, model transfers, gossip, identify). */
+  streams: number
 }
 
 /** What `announce()` takes: the announcement less what the network fills in. */
@@ -189,13 +191,16 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   private async doStart (options: AbortOptions): Promise<void> {
     const dialTimeout = this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT_MS
+    let relays: RelayManager | undefined
     const node = await createPeerLibp2p({
       privateKey: this.init.privateKey,
       allowLocal: this.allowLocal,
       discoveryInterval: this.init.discoveryInterval ?? DEFAULT_DISCOVERY_INTERVAL_MS,
-      relayCount: this.relayAddrs.length
+      relayCount: this.relayAddrs.length,
+      // the transport only logs a refused reservation: the relay manager must hear of it
+      onReservationFailed: (failure) => { relays?.reservationFailed(failure) }
     })
-    const relays = new RelayManager({ node }, {
+    relays = new RelayManager({ node }, {
       relays: this.relayAddrs,
       dialTimeout,
       backoffInitial: this.init.relayBackoffInitial,
@@ -341,7 +346,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       remoteAddr: c.remoteAddr.toString(),
       limited: c.limits != null,
       multiplexer: c.multiplexer,
-      direct: isDirect(c)
+      direct: isDirect(c),
+      streams: c.streams.length
     }))
   }
 

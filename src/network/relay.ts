@@ -38,6 +38,8 @@ export interface RelayStats {
   connections: number
   /** Reservations held: peers others can reach through this relay. */
   reservations: number
+  /** Streams open on all connections: gossip and identify per peer, plus one hop/stop pair per circuit being signalled. */
+  streams: number
 }
 
 export interface Relay {
@@ -88,7 +90,10 @@ export async function startRelay (init: RelayInit = {}): Promise<Relay> {
   return {
     peerId: node.peerId.toString(),
     multiaddrs,
-    stats: () => ({ connections: node.getConnections().length, reservations: node.services.relay.reservations.size }),
+    stats: () => {
+      const connections = node.getConnections()
+      return { connections: connections.length, reservations: node.services.relay.reservations.size, streams: connections.reduce((n, c) => n + c.streams.length, 0) }
+    },
     stop: async () => { await node.stop() }
   }
 }

@@ -18,7 +18,7 @@ class ScriptedNode extends EventTarget implements RelayNode {
   readonly dialTimes: number[] = []
   private conns: Connection[] = []
   private addrs: Multiaddr[] = []
-  constructor (private readonly outcomes: Array<'ok' | 'fail' | 'hang'>) { super() }
+  constructor (private readonly outcomes: Array<'ok' | 'fail' | 'hang' | 'connect-only'>) { super() }
 
   async dial (addr: Multiaddr, options: { signal: AbortSignal }): Promise<Connection> {
     this.dialTimes.push(Date.now())
@@ -27,9 +27,10 @@ class ScriptedNode extends EventTarget implements RelayNode {
     if (outcome === 'hang') {
       return await new Promise((_resolve, reject) => { options.signal.addEventListener('abort', () => { reject(options.signal.reason) }) })
     }
-    const conn = { remotePeer: { toString: () => RELAY_ID }, status: 'open', remoteAddr: addr } as unknown as Connection
+    const conn = { remotePeer: { toString: () => RELAY_ID }, status: 'open', remoteAddr: addr, close: async () => { this.drop() } } as unknown as Connection
     this.conns.push(conn)
     this.dispatchEvent(new CustomEvent('connection:open', { detail: conn }))
+    if (outcome === 'connect-only') return conn
     this.addrs = [multiaddr(`${RELAY}/p2p-circuit/webrtc/p2p/${SELF}`)]
     this.dispatchEvent(new CustomEvent('self:peer:update', { detail: {} }))
     return conn
@@ -64,15 +65,66 @@ describe('RelayManager', () => {
     relays.stop()
   })
 
-  it('fails start with the dial error when every relay refuses', async () => {
+  it('fails start with RelayUnreachableError naming the relay and what failed when the dial fails', async () => {
     const relays = new RelayManager({ node: new ScriptedNode(['fail']) }, { relays: [RELAY] })
-    await expect(relays.start()).rejects.toMatchObject({ name: 'DialError' })
+    const err = await relays.start().catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'RelayUnreachableError', relays: [RELAY], cause: { name: 'DialError' } })
+    expect((err as Error).message).toBe(`could not reach relay ${RELAY}: DialError: connection refused`)
     relays.stop()
   })
 
-  it('fails start with TimeoutError when no reservation comes in time', async () => {
+  it('fails start with RelayUnreachableError when the relay does not answer in time', async () => {
     const relays = new RelayManager({ node: new ScriptedNode(['hang']) }, { relays: [RELAY], dialTimeout: 50 })
-    await expect(relays.start()).rejects.toMatchObject({ name: 'TimeoutError' })
+    const err = await relays.start().catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'RelayUnreachableError', relays: [RELAY] })
+    expect((err as Error).message).toBe(`could not reach relay ${RELAY}: no answer within 50 ms`)
+    relays.stop()
+  })
+
+  it('fails start with TimeoutError when connected but no reservation comes in time', async () => {
+    const relays = new RelayManager({ node: new ScriptedNode(['connect-only']) }, { relays: [RELAY], dialTimeout: 100 })
+    const err = await relays.start().catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'TimeoutError' })
+    expect((err as Error).message).toContain(`connected to ${RELAY}, but no reservation came within 100 ms`)
+    relays.stop()
+  })
+
+  it('fails start with ReservationRefusedError when the relay is out of capacity, shows it, and asks again with backoff', async () => {
+    const node = new ScriptedNode(['connect-only', 'connect-only', 'ok'])
+    const relays = new RelayManager({ node, random: () => 1 }, { relays: [RELAY], backoffInitial: 50, backoffMax: 200 })
+    const starting = relays.start().catch((e: unknown) => e)
+    await Promise.resolve()
+    const error = new Error('reservation failed with status RESERVATION_REFUSED')
+    relays.reservationFailed({ relay: RELAY_ID, status: 'RESERVATION_REFUSED', error })
+    const err = await starting
+    expect(err).toMatchObject({ name: 'ReservationRefusedError', status: 'RESERVATION_REFUSED', relays: [RELAY], cause: error })
+    expect((err as Error).message).toBe(`relay ${RELAY} refused a reservation (RESERVATION_REFUSED): it is out of reservation capacity (its maxReservations are all taken); other peers cannot reach this one through it`)
+    expect(relays.status()).toEqual([{ addr: RELAY, connected: false, reserved: false, refused: 'RESERVATION_REFUSED' }])
+    // the connection was closed so that the next dial asks again; refused once more, then accepted
+    await expect.poll(() => node.dialTimes.length, { timeout: 2_000 }).toBe(2)
+    relays.reservationFailed({ relay: RELAY_ID, status: 'RESERVATION_REFUSED', error })
+    await expect.poll(() => relays.reachable(), { timeout: 2_000 }).toBe(true)
+    expect(node.dialTimes[2] - node.dialTimes[1]).toBeGreaterThanOrEqual(90) // second wait: twice the first
+    expect(relays.status()).toEqual([{ addr: RELAY, connected: true, reserved: true }])
+    relays.stop()
+  })
+
+  it('ignores failures that carry no refusal, and relays it does not manage', async () => {
+    const node = new ScriptedNode(['ok'])
+    const relays = new RelayManager({ node }, { relays: [RELAY] })
+    await relays.start()
+    relays.reservationFailed({ relay: RELAY_ID, error: new Error('timed out') })
+    relays.reservationFailed({ relay: SELF, status: 'RESERVATION_REFUSED', error: new Error('x') })
+    expect(relays.status()).toEqual([{ addr: RELAY, connected: true, reserved: true }])
+    relays.stop()
+  })
+
+  it('names every relay and its failure when all of several fail', async () => {
+    const other = `/ip4/127.0.0.1/tcp/9091/ws/p2p/${SELF}`
+    const relays = new RelayManager({ node: new ScriptedNode(['fail', 'fail']) }, { relays: [RELAY, other] })
+    const err = await relays.start().catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'RelayUnreachableError', relays: [RELAY, other] })
+    expect((err as Error).message).toBe(`could not join any of the 2 relays: could not reach relay ${RELAY}: DialError: connection refused; could not reach relay ${other}: DialError: connection refused`)
     relays.stop()
   })
 

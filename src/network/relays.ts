@@ -19,11 +19,13 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import type { Connection, Libp2pEvents, Startable } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError, RelayUnreachableError, ReservationRefusedError, TimeoutError } from '../errors.js'
 import type { AbortOptions } from '../abort.js'
 import { createLogger } from '../logger.js'
 import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_RELAY_BACKOFF_INITIAL_MS, DEFAULT_RELAY_BACKOFF_MAX_MS } from './constants.js'
 import { withTimeout, wrapAbort } from './signals.js'
+import { describeDialFailure } from './diagnose.js'
+import type { ReservationFailure } from './libp2p.js'
 
 const log = createLogger('network:relays')
 
@@ -36,6 +38,8 @@ export interface RelayStatus {
   connected: boolean
   /** A reservation on this relay is held (a `/p2p-circuit/webrtc` address through it). */
   reserved: boolean
+  /** The relay's answer when it last refused a reservation (`RESERVATION_REFUSED`: out of capacity); gone once one is held. */
+  refused?: string
 }
 
 export interface RelayChange {
@@ -85,9 +89,28 @@ interface RelayState {
   addr: Multiaddr
   text: string
   peerId: string
+  /** Redials since a reservation was last held here: the backoff exponent. */
   attempts: number
   timer?: ReturnType<typeof setTimeout>
   dialing?: Promise<void>
+  /** Status of the relay's last refusal, until a reservation is held. */
+  refused?: string
+}
+
+function refusalMessage (addr: string, status: string): string {
+  const why = status === 'RESERVATION_REFUSED' ? 'it is out of reservation capacity (its maxReservations are all taken)' : status === 'PERMISSION_DENIED' ? 'it does not allow this peer' : 'it gave no reason'
+  return `relay ${addr} refused a reservation (${status}): ${why}; other peers cannot reach this one through it`
+}
+
+/** One error for a start that failed on every relay: the relay's own when one, else all of them in one message. */
+function combineFailures (errors: Error[]): Error {
+  if (errors.length === 1) return errors[0]
+  const relays = errors.flatMap(e => (e as { relays?: string[] }).relays ?? [])
+  const message = `could not join any of the ${errors.length} relays: ${errors.map(e => e.message).join('; ')}`
+  if (errors.every(e => e.name === 'ReservationRefusedError')) {
+    return new ReservationRefusedError(message, { cause: errors[0], relays, status: (errors[0] as ReservationRefusedError).status })
+  }
+  return new RelayUnreachableError(message, { cause: errors[0], relays })
 }
 
 /** Parses relay multiaddrs; each must name its peer id. */
@@ -117,6 +140,8 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
   private poll?: ReturnType<typeof setInterval>
   /** Aborted by stop(), so a start still waiting for a reservation gives up at once. */
   private stopping = new AbortController()
+  /** While start() waits: a relay failed for good (unreachable, refused). */
+  private onRelayFailed?: (r: RelayState, err: Error) => void
 
   constructor (components: RelayManagerComponents, init: RelayManagerInit) {
     super()
@@ -136,8 +161,12 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
 
   /**
    * Dials every relay and resolves once a reservation is held on any of them.
-   * Throws TimeoutError after `dialTimeout`, or the dial error at once when
-   * every relay refused; relays that failed keep being redialled (until stop).
+   * Throws, naming each relay address and what failed, once every relay has
+   * failed: RelayUnreachableError (refused, unreachable, no answer within
+   * `dialTimeout`, another peer id answered), ReservationRefusedError (the
+   * relay is out of reservation capacity), or TimeoutError (connected, but no
+   * reservation came within `dialTimeout`). Relays that failed keep being
+   * redialled with backoff (until stop).
    */
   async start (options: AbortOptions = {}): Promise<void> {
     if (this.started) return
@@ -152,23 +181,28 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     this.poll = setInterval(() => { this.emitIfChanged() }, STATUS_POLL_MS)
     const signal = withTimeout(AbortSignal.any([this.stopping.signal, ...(options.signal != null ? [options.signal] : [])]), this.dialTimeout)
     const what = `joining relay${this.relays.length > 1 ? 's' : ''} ${this.relays.map(r => r.text).join(', ')}`
-    const errors: unknown[] = []
+    const failed = new Map<RelayState, Error>()
     try {
       await new Promise<void>((resolve, reject) => {
         const check = (): void => { if (this.reachable()) { cleanup(); resolve() } }
-        const onAbort = (): void => { cleanup(); reject(wrapAbort(errors[0] ?? signal.reason, signal, what)) }
+        const onAbort = (): void => { cleanup(); reject(this.timeoutError(signal, what, failed)) }
         const cleanup = (): void => {
           node.removeEventListener('self:peer:update', check)
           this.removeEventListener('network:relay', check)
           signal.removeEventListener('abort', onAbort)
+          this.onRelayFailed = undefined
+        }
+        this.onRelayFailed = (r, err) => {
+          failed.set(r, err)
+          if (failed.size === this.relays.length) { cleanup(); reject(combineFailures([...failed.values()])) }
         }
         node.addEventListener('self:peer:update', check)
         this.addEventListener('network:relay', check)
         signal.addEventListener('abort', onAbort, { once: true })
         for (const r of this.relays) {
-          this.connect(r, signal).catch((err: unknown) => {
-            errors.push(err)
-            if (errors.length === this.relays.length) { cleanup(); reject(err) }
+          this.connect(r, signal).catch((err: Error) => {
+            // a dial cut short by the overall timeout or a stop is onAbort's to report
+            if (!signal.aborted) this.onRelayFailed?.(r, err)
           })
         }
         check()
@@ -176,6 +210,26 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     } finally {
       this.emitIfChanged()
     }
+  }
+
+  /**
+   * Tells the manager that a relay refused a reservation or failed to make
+   * one (the network learns it from the circuit relay transport). A refusal
+   * fails a pending start once every relay failed, shows in `status()`, and
+   * the relay is asked again later, with backoff: the transport never asks a
+   * relay twice by itself, even after it freed capacity.
+   */
+  reservationFailed (failure: ReservationFailure): void {
+    const r = this.relays.find(r => r.peerId === failure.relay)
+    if (r == null || !this.started || failure.status == null) return
+    log('relay %s refused a reservation: %s', r.text, failure.status)
+    r.refused = failure.status
+    this.onRelayFailed?.(r, new ReservationRefusedError(refusalMessage(r.text, failure.status), { cause: failure.error, relays: [r.text], status: failure.status }))
+    this.emitIfChanged()
+    // asking again takes a new connection: the transport only reserves on connect
+    const conns = this.components.node.getConnections().filter(c => c.remotePeer.toString() === r.peerId)
+    if (conns.length === 0) { this.scheduleReconnect(r); return }
+    for (const c of conns) void c.close().catch(() => {})
   }
 
   stop (): void {
@@ -192,6 +246,7 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
       if (r.timer != null) clearTimeout(r.timer)
       r.timer = undefined
       r.attempts = 0
+      r.refused = undefined
     }
   }
 
@@ -208,11 +263,10 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
   status (): RelayStatus[] {
     const open = new Set(this.components.node.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
     const addrs = this.components.node.getMultiaddrs().map(String)
-    return this.relays.map(r => ({
-      addr: r.text,
-      connected: open.has(r.peerId),
-      reserved: addrs.some(a => a.includes(`/p2p/${r.peerId}/p2p-circuit`))
-    }))
+    return this.relays.map(r => {
+      const reserved = addrs.some(a => a.includes(`/p2p/${r.peerId}/p2p-circuit`))
+      return { addr: r.text, connected: open.has(r.peerId), reserved, ...(!reserved && r.refused != null ? { refused: r.refused } : {}) }
+    })
   }
 
   /** Addresses of the relays connected now (to signal WebRTC through), configured order. */
@@ -233,12 +287,17 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
       const dialSignal = withTimeout(signal, this.dialTimeout)
       try {
         await this.components.node.dial(r.addr, { signal: dialSignal })
-        r.attempts = 0
+        // attempts start over once a reservation is held (see noteReserved), not
+        // here: a relay that accepts connections but refuses reservations must
+        // still be asked less and less often
         log('connected to relay %s', r.text)
       } catch (err) {
-        log('dialling relay %s failed: %s', r.text, (err as Error).message)
         this.scheduleReconnect(r)
-        throw wrapAbort(err, dialSignal, `dialling relay ${r.text}`)
+        // the caller aborted or stopped: not the relay's fault
+        if (dialSignal.aborted && (signal?.aborted === true)) throw wrapAbort(err, dialSignal, `dialling relay ${r.text}`)
+        const why = await describeDialFailure(r.addr, err, dialSignal.aborted ? { timedOut: this.dialTimeout } : {})
+        log('dialling relay %s failed: %s', r.text, why)
+        throw new RelayUnreachableError(`could not reach relay ${r.text}: ${why}`, { cause: err, relays: [r.text] })
       }
     })().finally(() => { r.dialing = undefined })
     return await r.dialing
@@ -272,8 +331,31 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
 
   private readonly onSelfUpdate = (): void => { this.emitIfChanged() }
 
+  /** A relay holding our reservation is healthy again: its backoff and refusal are forgotten. */
+  private noteReserved (status: RelayStatus[]): void {
+    status.forEach((s, i) => {
+      if (!s.reserved) return
+      this.relays[i].attempts = 0
+      this.relays[i].refused = undefined
+    })
+  }
+
+  /** Why a start ran out of time: every relay's failure, else what is still missing. */
+  private timeoutError (signal: AbortSignal, what: string, failed: Map<RelayState, Error>): unknown {
+    const reason = signal.reason as { name?: string } | undefined
+    if (reason?.name !== 'TimeoutError') return wrapAbort(reason, signal, what)
+    const status = this.status()
+    if (failed.size > 0 && status.every(s => !s.connected)) return combineFailures([...failed.values()])
+    if (status.some(s => s.connected)) {
+      const connected = status.filter(s => s.connected).map(s => s.addr).join(', ')
+      return new TimeoutError(`${what} timed out: connected to ${connected}, but no reservation came within ${this.dialTimeout} ms`)
+    }
+    return new RelayUnreachableError(`could not reach relay${this.relays.length > 1 ? 's' : ''} ${this.relays.map(r => r.text).join(', ')}: no answer within ${this.dialTimeout} ms`, { relays: this.relays.map(r => r.text) })
+  }
+
   private emitIfChanged (): void {
     const change = this.change()
+    this.noteReserved(change.relays)
     // self:peer:update fires for many reasons: only tell when relay state moved
     const key = JSON.stringify([change.reachable, change.relays])
     if (key === this.lastChange) return

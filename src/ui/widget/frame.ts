@@ -11,11 +11,8 @@
  * `window.crosscheck` exposes read-only hooks for end-to-end tests.
  */
 import './frame.css'
-import { CrosscheckNode, createNode } from '../../index.js'
-import type { CrosscheckNodeInit, NodeStats } from '../../index.js'
-import { MemoryStore } from '../../core/memory-store.js'
-import { WorkerRuntime } from '../../inference/worker-runtime.js'
-import { HttpCatalog, manifestUrlOf } from '../../inference/http-catalog.js'
+import { createNode } from '../../index.js'
+import type { CrosscheckNode, NodeStats } from '../../index.js'
 import { createLogger } from '../../logger.js'
 import { watchAll } from '../signals.js'
 import { listen, post, resolveHostOrigin, WIDGET_PROTOCOL_VERSION, WIDGET_SOURCE } from './protocol.js'
@@ -67,14 +64,8 @@ async function storageUsable (): Promise<boolean> {
 }
 
 function makeNode (keep: boolean): CrosscheckNode {
-  const init: CrosscheckNodeInit = { relays, surface: 'widget', contribute: { startPaused: true, cpuShare, pauseOnPressure } }
-  if (keep) return createNode(init)
-  // No storage: a fresh identity per visit, models fetched again. Same parts as createNode, memory store, no identity lock (Web Locks are refused too).
-  return new CrosscheckNode({
-    openStore: async () => new MemoryStore(),
-    createRuntime: (r) => new WorkerRuntime(r),
-    catalog: new HttpCatalog(manifestUrlOf(document.baseURI))
-  }, init)
+  // without storage: a fresh identity for this visit only, models fetched again, no identity lock (Web Locks are refused too)
+  return createNode({ relays, surface: 'widget', contribute: { startPaused: true, cpuShare, pauseOnPressure }, persist: keep })
 }
 
 function publish (detail: WidgetStateDetail): void {

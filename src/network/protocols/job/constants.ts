@@ -14,3 +14,10 @@ export const DEFAULT_JOB_HANDLER_TIMEOUT_MS = 4 * DEFAULT_JOB_TIMEOUT_MS
 export const DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS = 10_000
 /** @default 8: concurrent inbound job streams per connection. */
 export const DEFAULT_JOB_MAX_INBOUND_STREAMS = 8
+/**
+ * @default 4: job requests in flight to one peer at once (more wait their
+ * turn). Half the default inbound limit, because a finished stream may still
+ * count on the worker's side when the next one opens (each WebRTC stream is
+ * its own data channel, so a close and the next open are not ordered).
+ */
+export const DEFAULT_JOB_MAX_OUTBOUND_PER_PEER = 4

@@ -30,6 +30,8 @@ export interface JobProtocolInit {
   streamOpenTimeout?: number
   /** Concurrent inbound job streams per connection. @default 8 */
   maxInboundStreams?: number
+  /** Job requests in flight to one peer at once; more wait their turn (within their timeout). @default 4 */
+  maxOutboundPerPeer?: number
 }
 
 export interface JobProtocolComponents {

@@ -4,7 +4,9 @@ import type { JobRequest, JobResponse } from '../../codec.js'
 import { requestJob } from './client.js'
 import { serveJobStream } from './handler.js'
 import type { JobHandler } from './handler.js'
-import { DEFAULT_JOB_HANDLER_TIMEOUT_MS, DEFAULT_JOB_MAX_INBOUND_STREAMS, DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS, DEFAULT_JOB_TIMEOUT_MS, JOB_PROTOCOL } from './constants.js'
+import { DEFAULT_JOB_HANDLER_TIMEOUT_MS, DEFAULT_JOB_MAX_INBOUND_STREAMS, DEFAULT_JOB_MAX_OUTBOUND_PER_PEER, DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS, DEFAULT_JOB_TIMEOUT_MS, JOB_PROTOCOL } from './constants.js'
+import { PeerLimiter } from './limit.js'
+import { withTimeout, wrapAbort } from '../../signals.js'
 import type { JobProtocolComponents, JobProtocolInit, JobRequestOptions } from './index.js'
 
 const log = createLogger('network:job')
@@ -15,6 +17,7 @@ export class JobProtocol implements Startable {
   private readonly handlerTimeout: number
   private readonly streamOpenTimeout: number
   private readonly maxInboundStreams: number
+  private readonly outbound: PeerLimiter
   private handler?: JobHandler
   private started = false
 
@@ -24,6 +27,7 @@ export class JobProtocol implements Startable {
     this.handlerTimeout = init.handlerTimeout ?? DEFAULT_JOB_HANDLER_TIMEOUT_MS
     this.streamOpenTimeout = init.streamOpenTimeout ?? DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_JOB_MAX_INBOUND_STREAMS
+    this.outbound = new PeerLimiter(init.maxOutboundPerPeer ?? DEFAULT_JOB_MAX_OUTBOUND_PER_PEER)
   }
 
   isStarted (): boolean { return this.started }
@@ -45,12 +49,20 @@ export class JobProtocol implements Startable {
   onJob (handler: JobHandler): void { this.handler = handler }
 
   async request (peerId: string, req: JobRequest, options: JobRequestOptions = {}): Promise<JobResponse> {
-    return await requestJob(this.components.links, peerId, req, {
-      signal: options.signal,
-      timeout: options.timeout ?? this.timeout,
-      streamOpenTimeout: this.streamOpenTimeout,
-      log
-    })
+    const timeout = options.timeout ?? this.timeout
+    // the wait for a turn counts against the request's own timeout
+    const signal = withTimeout(options.signal, timeout)
+    let release: () => void
+    try {
+      release = await this.outbound.acquire(peerId, { signal })
+    } catch (err) {
+      throw wrapAbort(err, signal, `job ${req.jobId.slice(0, 8)} waiting for a turn with ${peerId}`)
+    }
+    try {
+      return await requestJob(this.components.links, peerId, req, { signal, timeout, streamOpenTimeout: this.streamOpenTimeout, log })
+    } finally {
+      release()
+    }
   }
 
   private readonly onStream = async (stream: Stream, connection: Connection): Promise<void> => {
