@@ -24,7 +24,14 @@ export interface ModelSummary { sha256: string, size: number, name?: string, add
 export interface StoredModel extends ModelSummary { bytes: ArrayBuffer }
 export interface StoredIdentity { privateKey: Uint8Array, createdAt: number }
 export type ReceiptStatus = 'accepted' | 'rejected' | 'pending' | 'invalid'
-export interface StoredReceipt { jobId: string, createdAt: number, modelHash: string, text: string, status: ReceiptStatus }
+export interface StoredReceipt {
+  jobId: string
+  createdAt: number
+  modelHash: string
+  /** The canonical receipt JSON, stored as text so its bytes (and signatures) survive untouched. */
+  text: string
+  status: ReceiptStatus
+}
 export type JobRole = 'requester' | 'worker'
 export type JobStatus = 'running' | 'accepted' | 'no-quorum' | 'failed' | 'aborted' | 'voted' | 'interrupted'
 /** A requested job not yet ended (kept so a reload or crash shows it as interrupted). */
@@ -37,7 +44,9 @@ export interface StoredJob {
   startedAt: number
   finishedAt?: number
   status: JobStatus
+  /** Peer ids involved (workers asked, or the requester). */
   peers: string[]
+  /** Inference time in ms (worker role) or end-to-end (requester role). */
   ms?: number
 }
 

@@ -3,6 +3,7 @@
  * `upgrade()` below as cumulative `if (oldVersion < n)` steps: never edit a
  * shipped step, add the next one.
  */
+import type { StoredJob, StoredReceipt } from '../core/types.js'
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
 import type { TrustRecord } from '../consensus/reputation.js'
 
@@ -33,33 +34,10 @@ export interface ModelRecord extends ModelMeta {
   bytes: ArrayBuffer
 }
 
-export type ReceiptStatus = 'accepted' | 'rejected' | 'pending' | 'invalid'
-
-export interface ReceiptRecord {
-  jobId: string
-  createdAt: number
-  modelHash: string
-  /** The canonical receipt JSON, stored as text so its bytes (and signatures) survive untouched. */
-  text: string
-  status: ReceiptStatus
-}
-
-export type JobRole = 'requester' | 'worker'
-export type JobStatus = 'running' | 'accepted' | 'no-quorum' | 'failed' | 'aborted' | 'voted' | 'interrupted'
-
-export interface JobRecord {
-  jobId: string
-  role: JobRole
-  modelHash: string
-  inputHash: string
-  startedAt: number
-  finishedAt?: number
-  status: JobStatus
-  /** Peer ids involved (workers asked, or the requester). */
-  peers: string[]
-  /** Inference time in ms (worker role) or end-to-end (requester role). */
-  ms?: number
-}
+// The record shapes the core reads and writes (src/core/types.ts) are the ones stored.
+export type { ReceiptStatus, JobRole, JobStatus } from '../core/types.js'
+export type ReceiptRecord = StoredReceipt
+export type JobRecord = StoredJob
 
 /**
  * A job this peer requested and has not finished. Kept until the job ends, so

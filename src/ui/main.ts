@@ -19,6 +19,7 @@ import type { RequesterInit } from '../jobs/trust.js'
 import type { RunResult } from '../core/node.js'
 import { watchAll } from './signals.js'
 import { CHARTS, drawChart } from './charts.js'
+import { benchHooks } from './bench-hooks.js'
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T
 
@@ -390,7 +391,9 @@ const hooks = {
       numericClass = r.numericClass
     }
     return { worker, wall, numericClass }
-  }
+  },
+  /** Measurement hooks for `npm run bench` (src/ui/bench-hooks.ts). */
+  bench: benchHooks(() => node, () => manifest)
 }
 declare global { interface Window { crosscheck: typeof hooks } }
 window.crosscheck = hooks
