@@ -24,7 +24,7 @@ function restrict (...patterns) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-*/**', 'examples/*/dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bin/**'] },
+  { ignores: ['dist/**', 'dist-*/**', '**/*.tmp.ts', 'examples/*/dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bin/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -1,6 +1,6 @@
 /**
  * The trust simulation: `npm run sim [-- --quick] [--jobs 20000] [--seeds 6]
- * [--workers 2] [--out sim/results.json] [--svg sim/curve.svg]`.
+ * [--workers 2] [--out sim/results.json] [--svg sim/curve.svg] [--identity-cost 100]`.
  *
  * Every run drives the production code (sim/world.ts). Prints markdown:
  * 1. the targets of issue 9 against their goals, at the recommended settings;
@@ -10,6 +10,7 @@
  *    recheck rate and probation (also drawn to --svg);
  * 5. a backend that is wrong the same way on every peer;
  * 6. the settlement hook (remembering every job for re-verification).
+ * 7. what the identity puzzle buys: whitewashers' cost per wrong answer with it.
  * Runs are spread over --workers child processes; results go to --out.
  */
 import { fork } from 'node:child_process'
@@ -202,6 +203,16 @@ async function main (): Promise<void> {
   console.log(`\n### Targets at f = 0.2 (recommended settings, seeds ${seeds.join('–')} pooled, every population)\n\n| target | goal | measured | |\n|---|---|---|---|\n${targetRows.join('\n')}`)
   console.log(`\n### Per attacker kind at f = 0.2 (seeds ${seeds.join('–')} pooled, ${jobs} jobs each)\n\n${KIND_HEADER}\n${kindRows.join('\n')}`)
   console.log(`\nWrong accepts by plan (all populations): ${JSON.stringify(all.wrongWhy)}`)
+  // Identity cost (src/consensus/identity-cost.ts): the price of a fresh identity, in honest
+  // jobs' worth of CPU (--identity-cost; default 100: the ~1.9 s puzzle against a ~17 ms OCR
+  // detection job in browser WASM, bench/results.json; a tiny MLP job costs far less, so more).
+  // The world counts it only in the attacker's bill, so this is what it buys per wrong answer.
+  const identityCost = Number(args['identity-cost'] ?? 100)
+  const costRows = ['whitewash-flag', 'whitewash-once', 'strategic', 'mixed'].map((k) => {
+    const p = pooledByKind.get(k)!
+    return `| ${k} | ${p.freshIdentities} | ${per(p.attackerRight, p.attackerWrong)} | ${per(p.attackerRight + p.freshIdentities * identityCost, p.attackerWrong)} |`
+  })
+  console.log(`\n### Identity cost: ${identityCost} honest jobs per fresh identity (seeds ${seeds.join('–')} pooled)\n\n| attackers | fresh identities | attacker cost per wrong accepted, free identities | … with the identity puzzle |\n|---|---|---|---|\n${costRows.join('\n')}`)
   console.log(`\n#### Per seed (mixed and strategic)\n\n| attackers | seed | wrong accepted | wrong standing | honest rejected | honest flagged | compute / job | attacker right votes per wrong |\n|---|---|---|---|---|---|---|---|\n${[...perSeed('mixed'), ...perSeed('strategic')].join('\n')}`)
 
   // ---------------------------------------------------------------- production defaults

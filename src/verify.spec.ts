@@ -6,7 +6,8 @@ import { tally } from './consensus/tally.js'
 import { signVote, voteSigningBytes } from './consensus/vote.js'
 import { toBase64 } from './consensus/util.js'
 import { createTensor, hashTensors } from './tensor/index.js'
-import { base58btc, ed25519Verifier, peerIdFromEd25519PublicKey, verifyReceipt } from './verify.js'
+import { signSettlement } from './consensus/settlement.js'
+import { base58btc, ed25519Verifier, parseRecord, peerIdFromEd25519PublicKey, receiptHashOf, serializeRecord, verifyReceipt } from './verify.js'
 import type { Receipt, ReceiptVerification } from './verify.js'
 import type { Ballot, JobSpec, Signer } from './consensus/types.js'
 import type { NamedTensors } from './tensor/index.js'
@@ -177,5 +178,15 @@ describe('verifyReceipt from crosscheck/verify', () => {
     expect((await verifyReceipt(flipped)).ok).toBe(false)
     expect((await verifyReceipt(text.replace('\n', '\r\n'))).ok).toBe(false)
     expect(failed(await verifyReceipt('not json'))).toEqual(['format'])
+  })
+
+  it('reports settlement status from retraction records, with the Ed25519 verifier as with libp2p', async () => {
+    expect((await verifyReceipt(text)).statusText).toBe('final (replicated)')
+    const record = serializeRecord(await signSettlement({ jobId: receipt.jobId, receiptText: text, status: 'retracted', reason: 'recheck disagreed', at: T0 + 5000, signer: requester }))
+    const ours = await verifyReceipt(text, undefined, { records: [record] })
+    expect(ours.ok).toBe(true)
+    expect(ours.status).toEqual({ kind: 'retracted', reason: 'recheck disagreed', at: T0 + 5000 })
+    expect(await verifyReceipt(text, libp2pVerifier, { records: [record] })).toEqual(ours)
+    expect(parseRecord(record).receiptHash).toBe(receiptHashOf(text))
   })
 })

@@ -20,6 +20,8 @@ import type { SignatureVerifier } from './consensus/types.js'
 
 export { parseReceipt, receiptOutput, serializeReceipt } from './consensus/receipt.js'
 export type { Receipt, ReceiptCheck, ReceiptTensor, ReceiptVerification, ReceiptVote, VerifyReceiptOptions } from './consensus/receipt.js'
+export { describeStatus, parseRecord, receiptHashOf, serializeRecord } from './consensus/settlement.js'
+export type { Assurance, ReceiptStatus, SettlementRecord, SettlementStatus } from './consensus/settlement.js'
 export type { JobSpec, NumericClass, SignatureVerifier, VoteBody } from './consensus/types.js'
 export type { DType, NamedTensors, Tensor } from './tensor/index.js'
 

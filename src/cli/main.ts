@@ -19,7 +19,7 @@ Commands:
               --model <file.onnx | sha256 | catalog id>
               --input <tensors.json> [--replicas 3] [--quorum 2] [--timeout 60000]
               [--policy '<json>'] [--out receipt.json]
-  verify    Verify a receipt offline     verify <receipt.json>
+  verify    Verify a receipt offline     verify <receipt.json> [--record <settlement.json>]...
   worker    Take jobs with onnxruntime-node   --relay <multiaddr>
               [--fault always-wrong|collude|noise|slow|silent|copy]  (tests only; needs CROSSCHECK_TEST_FAULTS=1)
   models    Write the model catalog      [--out dist]
@@ -195,8 +195,11 @@ async function isFile (path: string): Promise<boolean> {
 }
 
 async function cmdVerify (args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { quiet: { type: 'boolean', default: false } } })
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { quiet: { type: 'boolean', default: false }, record: { type: 'string', multiple: true } } })
   if (positionals.length !== 1) throw new UsageError('verify takes one receipt file')
+  // settlement and retraction records (signed by the receipt's requester) decide its status
+  const records: string[] = []
+  for (const file of values.record ?? []) records.push((await readFile(file, 'utf8')).trim())
   const { verifyReceipt } = await import('../consensus/receipt.js')
   const { libp2pVerifier } = await import('../network/keys.js')
   let text: string
@@ -206,12 +209,13 @@ async function cmdVerify (args: string[]): Promise<number> {
     process.stderr.write(`INVALID ${positionals[0]}: format: cannot read as UTF-8 (${String(err.message)})\n`)
     return 1
   }
-  const result = await verifyReceipt(text, libp2pVerifier)
+  const result = await verifyReceipt(text, libp2pVerifier, { now: Date.now(), records })
   if (!values.quiet) {
     for (const c of result.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail != null ? `: ${c.detail}` : ''}\n`)
+    if (result.statusText != null) process.stdout.write(`status: ${result.statusText}\n`)
   }
   if (result.ok) {
-    process.stdout.write(`VALID ${positionals[0]}\n`)
+    process.stdout.write(`VALID ${positionals[0]}${result.status?.kind === 'retracted' ? ' (RETRACTED)' : ''}\n`)
     return 0
   }
   const failed = result.checks.filter(c => !c.ok).map(c => c.name)

@@ -26,3 +26,11 @@ export const VOTE_DOMAIN = 'crosscheck/vote/1\n'
 export const RECEIPT_DOMAIN = 'crosscheck/receipt/1\n'
 /** Receipt `type` field. */
 export const RECEIPT_TYPE = 'crosscheck/receipt'
+
+/** Settlement and retraction records (settlement.ts). */
+export const SETTLEMENT_DOMAIN = 'crosscheck/settlement/1\n'
+export const SETTLEMENT_TYPE = 'crosscheck/settlement'
+/** Largest record text accepted (characters); records travel on gossip. */
+export const MAX_RECORD_CHARS = 4096
+/** Longest reason a record may give. */
+export const MAX_REASON_CHARS = 512

@@ -7,8 +7,14 @@
  * { v: 1, type: 'crosscheck/receipt', jobId, spec: JobSpec,
  *   accepted: { outputHash, numericClass, output: ReceiptTensor[] },
  *   votes: [{ body: VoteBody, signature, publicKey, agrees, output? }],  // sorted by peerId
+ *   assurance?: { kind: 'replicated' } | { kind: 'provisional', until },
  *   requesterPublicKey, signature }
  * ```
+ * `assurance` (settlement.ts) says whether the receipt is final on acceptance
+ * or provisional until a recheck window closes; it is signed like the rest.
+ * Receipts made before the field existed have none and are read as
+ * `replicated`: they were accepted by the same quorum rule, and their
+ * signature covers no claim either way.
  * Tensors are `{ name, dtype, dims, data }` sorted by name, `data` being the
  * canonical little-endian bytes in strict base64, so outputs (NaN payloads and
  * -0 included) round-trip bit for bit. A vote carries `output` exactly when it
@@ -26,9 +32,11 @@ import { explainDisagreement } from './compare.js'
 import { MAX_CLOCK_SKEW_MS, MAX_RECEIPT_CHARS, MAX_RECEIPT_VOTES, RECEIPT_DOMAIN, RECEIPT_TYPE } from './constants.js'
 import { jobIdOf, validateJobSpec } from './job.js'
 import { judgeCounts, requiredAgreeing } from './rule.js'
+import { checkRecord, describeStatus, parseRecord, resolveStatus, validateAssurance } from './settlement.js'
 import { checkKeys, fromBase64, isPlainObject, toBase64, utf8 } from './util.js'
 import { isNumericClass, validateVoteBody, voteSigningBytes } from './vote.js'
 import type { DType, NamedTensors } from '../tensor/index.js'
+import type { Assurance, ReceiptStatus, SettlementRecord } from './settlement.js'
 import type { Ballot, JobSpec, NumericClass, SignatureVerifier, Signer, VoteBody } from './types.js'
 
 /** A tensor inside a receipt: canonical little-endian bytes as base64. */
@@ -63,6 +71,8 @@ export interface Receipt {
     output: ReceiptTensor[]
   }
   votes: ReceiptVote[]
+  /** Absent in receipts older than the field: read as `replicated`. */
+  assurance?: Assurance
   /** base64 libp2p protobuf public key of spec.requester. */
   requesterPublicKey: string
   /** base64 requester signature over receiptSigningBytes(receipt). */
@@ -81,11 +91,21 @@ export interface ReceiptVerification {
   checks: ReceiptCheck[]
   /** The parsed receipt when at least the format check passed. */
   receipt?: Receipt
+  /** Settlement status (final, provisional until, retracted) when the receipt itself verified. */
+  status?: ReceiptStatus
+  /** `status` in words. */
+  statusText?: string
 }
 
 export interface VerifyReceiptOptions {
   /** When given, adds a `time` check: no timestamp may lie more than MAX_CLOCK_SKEW_MS after it. Expiry never fails a receipt. */
   now?: number
+  /**
+   * Settlement and retraction record texts (settlement.ts). Each adds a
+   * `record` check (a record for another receipt or signer fails it); valid
+   * ones decide `status`.
+   */
+  records?: readonly string[]
 }
 
 export interface BuildReceiptInput {
@@ -105,6 +125,8 @@ export interface BuildReceiptInput {
   agreeingPeers: Iterable<string>
   /** The requester's key (its peerId must be spec.requester). */
   signer: Signer
+  /** What the receipt claims about its finality. @default { kind: 'replicated' } */
+  assurance?: Assurance
 }
 
 // ---------------------------------------------------------------- tensors
@@ -164,9 +186,10 @@ function canonicalObject (r: Receipt, withSignature: boolean): Record<string, un
     jobId: r.jobId,
     spec: validateJobSpec(r.spec),
     accepted: { outputHash: r.accepted.outputHash, numericClass: r.accepted.numericClass, output: [...r.accepted.output].sort(byName).map(normalizeTensor) },
-    votes,
-    requesterPublicKey: r.requesterPublicKey
+    votes
   }
+  if (r.assurance !== undefined) out.assurance = r.assurance.kind === 'replicated' ? { kind: 'replicated' } : { kind: 'provisional', until: r.assurance.until }
+  out.requesterPublicKey = r.requesterPublicKey
   if (withSignature) out.signature = r.signature
   return out
 }
@@ -183,7 +206,8 @@ export function receiptSigningBytes (r: Receipt): Uint8Array {
 
 // ---------------------------------------------------------------- parsing
 
-const RECEIPT_FIELDS = ['v', 'type', 'jobId', 'spec', 'accepted', 'votes', 'requesterPublicKey', 'signature'] as const
+const RECEIPT_FIELDS = ['v', 'type', 'jobId', 'spec', 'accepted', 'votes', 'assurance', 'requesterPublicKey', 'signature'] as const
+const RECEIPT_REQUIRED = ['v', 'type', 'jobId', 'spec', 'accepted', 'votes', 'requesterPublicKey', 'signature'] as const
 
 interface Parsed {
   receipt: Receipt
@@ -201,7 +225,7 @@ function parseStrict (text: string): Parsed {
     throw new InvalidMessageError('receipt is not JSON', { cause: err })
   }
   if (!isPlainObject(raw)) throw new InvalidMessageError('receipt must be a JSON object')
-  checkKeys(raw, RECEIPT_FIELDS, 'receipt', RECEIPT_FIELDS)
+  checkKeys(raw, RECEIPT_FIELDS, 'receipt', RECEIPT_REQUIRED)
   if (raw.v !== 1) throw new InvalidMessageError(`receipt: unsupported version ${typeof raw.v === 'number' ? raw.v : typeof raw.v}`)
   if (raw.type !== RECEIPT_TYPE) throw new InvalidMessageError(`receipt: type must be ${RECEIPT_TYPE}`)
   if (!isSha256Hex(raw.jobId)) throw new InvalidMessageError('receipt: jobId must be 64 lowercase hex characters')
@@ -254,6 +278,7 @@ function parseStrict (text: string): Parsed {
     spec,
     accepted: { outputHash: acc.outputHash, numericClass: acc.numericClass, output: acc.output as ReceiptTensor[] },
     votes,
+    ...(raw.assurance !== undefined ? { assurance: validateAssurance(raw.assurance, 'receipt.assurance') } : {}),
     requesterPublicKey: raw.requesterPublicKey,
     signature: raw.signature
   }
@@ -393,7 +418,27 @@ export async function verifyReceipt (text: string, verifier: SignatureVerifier, 
   for (const [i, v] of r.votes.entries()) checks.push(await voteCheck(r, v, parsed.voteOutputs[i], verifier))
   checks.push(await requesterCheck(r, verifier))
   if (opts.now !== undefined) checks.push(timeCheck(r, opts.now))
-  return { ok: checks.every((c) => c.ok), checks, receipt: r }
+  const valid: SettlementRecord[] = []
+  for (const recordText of opts.records ?? []) {
+    let rec: SettlementRecord
+    try {
+      rec = parseRecord(recordText)
+    } catch (err) {
+      checks.push({ name: 'record', ok: false, detail: (err as Error).message })
+      continue
+    }
+    const why = await checkRecord(rec, r, text, verifier)
+    if (why !== undefined) {
+      checks.push({ name: 'record', ok: false, detail: `${rec.status}: ${why}` })
+    } else {
+      valid.push(rec)
+      checks.push({ name: 'record', ok: true, detail: rec.status })
+    }
+  }
+  const ok = checks.every((c) => c.ok)
+  if (!checks.filter((c) => c.name !== 'record').every((c) => c.ok)) return { ok, checks, receipt: r }
+  const status = resolveStatus(r.assurance, valid, opts.now)
+  return { ok, checks, receipt: r, status, statusText: describeStatus(status) }
 }
 
 /** Like verifyReceipt but throws ReceiptInvalidError naming the first failed check; returns the receipt. */
@@ -468,6 +513,7 @@ export async function buildReceipt (input: BuildReceiptInput): Promise<Receipt> 
       spec,
       accepted: { outputHash: accepted.outputHash, numericClass, output: tensorsToReceipt(accepted.output) },
       votes: entries.map((e) => e.vote),
+      assurance: input.assurance === undefined ? { kind: 'replicated' } : wrap('format', () => validateAssurance(input.assurance)),
       requesterPublicKey: toBase64(input.signer.publicKey),
       signature: ''
     }

@@ -13,7 +13,7 @@ import { createLogger } from '../logger.js'
 import { AbortError, IdentityLockedError, InvalidArgumentError, NotStartedError, PeerPausedError, throwIfAborted } from '../errors.js'
 import { Network } from '../network/network.js'
 import type { PeerState } from '../network/network.js'
-import { generateIdentity, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
+import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
 import { DEFAULT_ANNOUNCE_INTERVAL_MS } from '../network/constants.js'
 import { ModelRegistry } from '../inference/registry.js'
 import type { ModelProgressDetail, ModelRef } from '../inference/registry.js'
@@ -24,6 +24,9 @@ import { Requester } from '../jobs/trust.js'
 import type { RequesterInit } from '../jobs/trust.js'
 import type { AdaptiveOptions, JobProgress, VerifiedJobResult } from '../jobs/requester.js'
 import { ReplayGuard } from '../consensus/replay.js'
+import { IDENTITY_COST_BITS, solveIdentityPuzzle } from '../consensus/identity-cost.js'
+import { checkRecord, parseRecord } from '../consensus/settlement.js'
+import { parseReceipt } from '../consensus/receipt.js'
 import { createRng } from '../consensus/select.js'
 import type { TrustRecord } from '../consensus/reputation.js'
 import type { ComparisonPolicy, Signer } from '../consensus/types.js'
@@ -71,6 +74,14 @@ export interface CrosscheckNodeInit {
   announceInterval?: number
   /** @default 5000 ms */
   discoveryInterval?: number
+  /**
+   * Identity puzzle difficulty in bits (src/consensus/identity-cost.ts): this
+   * contributing node solves one for its peer id after start (about 2 s of
+   * CPU at the default, in slices) and announces itself only from then on,
+   * nonce included; as a requester it never selects a contributor whose
+   * announcement does not pay. 0 turns both off. @default IDENTITY_COST_BITS (16)
+   */
+  identityCostBits?: number
 }
 
 export type NodeState = 'stopped' | 'starting' | 'running' | 'stopping' | 'locked'
@@ -187,7 +198,9 @@ export interface NodeEvents {
   /** Jobs this node requested that a reload or crash cut short (found at start). */
   'job:interrupted': CustomEvent<{ jobs: Array<{ modelHash: string, inputHash: string, startedAt: number }> }>
   'trust:flagged': CustomEvent<{ peerId: string, reason: string }>
-  'job:retracted': CustomEvent<{ jobId: string, peerId: string }>
+  'job:retracted': CustomEvent<{ jobId: string, peerId: string, record?: string }>
+  /** A valid retraction record (applyRecord) for a receipt this node holds: the receipt is now stored as invalid. */
+  'receipt:retracted': CustomEvent<{ jobId: string, reason: string, record: string }>
   /** Another tab took this profile's identity over: this node stopped. */
   'identity:lost': CustomEvent<{ peerId: string }>
 }
@@ -241,6 +254,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private startPromise?: Promise<void>
   private runtimeInfo?: RuntimeInfo
   private peerIdValue = ''
+  /** The identity puzzle solution once found (announced while the peer id is the same). */
+  private identityNonce?: { peerId: string, nonce: string }
   private jobsDone = 0
   private lastJobAt?: number
   private modelDownloads = 0
@@ -326,6 +341,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       network.addEventListener('network:peers', () => { this.emitState() })
       network.addEventListener('network:relay', () => { this.emitState() })
       network.addEventListener('network:observation', (evt) => { void this.running?.requester.receiveObservation(evt.detail.message) })
+      // a receipt this node holds may be retracted by its requester: applyRecord checks the signed record first
+      network.addEventListener('network:retraction', (evt) => { void this.applyRecord(evt.detail.record).catch(() => {}) })
 
       parts.requester = this.makeRequester(this.init.requester ?? {}, network, signer, store, await store.listReputation())
       const interrupted = await this.markInterrupted(store)
@@ -337,6 +354,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       this.setState('running')
       await this.announce()
       if (this.contributes) parts.timer = setInterval(() => { void this.announce() }, this.init.announceInterval ?? DEFAULT_ANNOUNCE_INTERVAL_MS)
+      if (this.contributes) void this.payIdentityCost(signer.peerId)
       if (interrupted.length > 0) this.emit('job:interrupted', { jobs: interrupted })
       this.emitState()
     } catch (err) {
@@ -504,6 +522,9 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const r = this.running
     const info = this.runtimeInfo
     if (r == null || info == null || !this.contributes || this.state !== 'running') return
+    // unpaid, a contributor would be listed yet never selected: it stays silent until the puzzle is solved
+    const paid = this.identityNonce?.peerId === this.peerIdValue
+    if (!paid && (this.init.identityCostBits ?? IDENTITY_COST_BITS) > 0) return
     await r.network.announce({
       models: this.modelsCache.map(m => m.sha256).slice(0, 64),
       numericClass: info.numericClass,
@@ -511,8 +532,65 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       threads: info.threads,
       runtime: info.runtime,
       jobsDone: this.jobsDone,
-      paused: this.controls.state.paused
+      paused: this.controls.state.paused,
+      ...(paid && this.identityNonce != null ? { identityNonce: this.identityNonce.nonce } : {})
     })
+  }
+
+  /**
+   * Solves the identity puzzle in ~40 ms slices between which the event loop
+   * runs (a page stays responsive), then announces the solution. Paid on
+   * every start: the identity record has no field for it yet.
+   */
+  private async payIdentityCost (peerId: string): Promise<void> {
+    const bits = this.init.identityCostBits ?? IDENTITY_COST_BITS
+    if (bits <= 0 || this.identityNonce?.peerId === peerId) return
+    const started = instant()
+    const slice = 20_000
+    for (let start = 0; this.running != null && this.peerIdValue === peerId; start += slice) {
+      const nonce = solveIdentityPuzzle(peerId, bits, { start, maxTries: slice })
+      if (nonce !== undefined) {
+        this.identityNonce = { peerId, nonce }
+        log('identity puzzle (%d bits) solved in %d ms', bits, Math.round(instant() - started))
+        await this.announce()
+        return
+      }
+      await new Promise<void>((resolve) => { setTimeout(resolve, 0) })
+    }
+  }
+
+  /**
+   * Applies a settlement or retraction record (e.g. one shared on gossip):
+   * when it is a valid retraction of a receipt this node holds, the receipt
+   * is stored as invalid and `receipt:retracted` is emitted. Resolves
+   * whether it applied; anything else (malformed, foreign, forged) is ignored.
+   */
+  async applyRecord (recordText: string): Promise<boolean> {
+    const r = this.require()
+    let rec
+    try {
+      rec = parseRecord(recordText)
+    } catch (err) {
+      log('ignoring a bad record: %s', (err as Error).message)
+      return false
+    }
+    if (rec.status !== 'retracted') return false
+    const stored = await r.store.getReceipt(rec.jobId).catch(() => undefined)
+    if (stored == null || stored.status === 'invalid') return false
+    let receipt
+    try {
+      receipt = parseReceipt(stored.text)
+    } catch {
+      return false
+    }
+    const why = await checkRecord(rec, receipt, stored.text, libp2pVerifier)
+    if (why !== undefined) {
+      log('ignoring a retraction of %s: %s', rec.jobId.slice(0, 12), why)
+      return false
+    }
+    await r.store.putReceipt({ ...stored, status: 'invalid' })
+    this.emit('receipt:retracted', { jobId: rec.jobId, reason: rec.reason ?? 'retracted', record: recordText })
+    return true
   }
 
   // ---- requesting ----------------------------------------------------------
@@ -530,8 +608,12 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const started = instant()
     const tensors = toTensors(inputs)
     const { sha256, entry } = await r.registry.resolveRef(model, call)
-    // hold the bytes ourselves so that workers lacking the model can fetch it from us
-    await r.registry.resolve(sha256, call)
+    // hold the bytes ourselves so that workers lacking the model can fetch it from us;
+    // once stored they are not read back per job (serving re-hashes them anyway)
+    if (!this.modelsCache.some(m => m.sha256 === sha256)) {
+      const resolved = await r.registry.resolve(sha256, call)
+      if (resolved.source !== 'store') { this.modelDownloads++; await this.refreshModels() }
+    }
     const modelReady = instant()
     const adaptive = options.adaptive === true ? {} : options.adaptive === false ? undefined : options.adaptive
     const startedAt = Date.now()
@@ -590,10 +672,11 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
 
   private makeRequester (init: RequesterInit, network: Network, signer: Signer, store: NodeStore, records: TrustRecord[]): Requester {
     const requester = new Requester({
-      deps: { ...requesterDeps(network, signer), ...(init.seed != null ? { random: createRng(init.seed) } : {}) },
+      deps: { ...requesterDeps(network, signer, { identityCostBits: this.init.identityCostBits ?? IDENTITY_COST_BITS }), ...(init.seed != null ? { random: createRng(init.seed) } : {}) },
       records,
       persist: async (list) => { for (const rec of list) await store.putReputation(rec) },
       share: async (message) => await network.publishObservation(message),
+      shareRetraction: async (record) => await network.publishRetraction(record),
       localRun: async (hash, inputs, options) => await this.runLocal(hash, inputs, options)
     }, init)
     requester.addEventListener('trust:flagged', (evt) => { this.emit('trust:flagged', evt.detail); this.emitState() })

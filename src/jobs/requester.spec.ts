@@ -176,17 +176,20 @@ describe('re-verification', () => {
     // re-verification jobs are fixed 2-of-2: hold them until the flagging request has returned
     const { deps, peers } = world(['sole-liar', 'honest', 'honest', 'honest'], undefined, (req) => (req.spec.replicas === 2 && req.spec.quorum === 2 ? gate : undefined))
     const liar = pool[0].peerId
-    const requester = new Requester({ deps }, { trust: { establishedAfter: 1, maxInvalid: 1 }, seed: 5 })
+    const sharedRecords: string[] = []
+    const requester = new Requester({ deps, shareRetraction: async (rec) => { sharedRecords.push(rec); return true } }, { trust: { establishedAfter: 1, maxInvalid: 1 }, seed: 5 })
     const retracted: string[] = []
-    requester.addEventListener('job:retracted', (evt) => { retracted.push(evt.detail.jobId) })
+    const records: string[] = []
+    requester.addEventListener('job:retracted', (evt) => { retracted.push(evt.detail.jobId); if (evt.detail.record !== undefined) records.push(evt.detail.record) })
     const flaggedEvents: string[] = []
     requester.addEventListener('trust:flagged', (evt) => { flaggedEvents.push(evt.detail.peerId) })
     // no rechecks: the liar, once established, gets a wrong answer accepted alone
     const adaptive = { floorRecheck: 0, probation: 0, probationRecheck: 0 }
     let wrongJob: string | undefined
+    let wrongReceipt = ''
     for (let i = 0; i < 60 && wrongJob == null; i++) {
       const r = await requester.request({ modelHash: MODEL, inputs, policy, adaptive })
-      if (r.outputHash !== expected) wrongJob = r.jobId
+      if (r.outputHash !== expected) { wrongJob = r.jobId; wrongReceipt = r.receiptText }
     }
     expect(wrongJob).toBeDefined()
     // now it lies everywhere: one dissent flags it
@@ -200,6 +203,14 @@ describe('re-verification', () => {
     release()
     await requester.settled()
     expect(retracted).toContain(wrongJob)
+    // the sole answer's receipt said it was provisional; the signed retraction turns it retracted, and was shared
+    const before = await verifyReceipt(wrongReceipt, deps.verifier, { now: deps.now() })
+    expect(before.status?.kind).toBe('provisional')
+    expect(sharedRecords).toEqual(records)
+    const after = await verifyReceipt(wrongReceipt, deps.verifier, { records })
+    expect(after.ok).toBe(true)
+    expect(after.status).toMatchObject({ kind: 'retracted' })
+    expect(after.statusText).toContain(liar)
   })
 })
 

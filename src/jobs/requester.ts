@@ -18,6 +18,7 @@ import type { NamedTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from '../consensus/job.js'
 import { verifyVote } from '../consensus/vote.js'
 import { buildReceipt, serializeReceipt } from '../consensus/receipt.js'
+import type { Assurance } from '../consensus/settlement.js'
 import { planJob } from '../consensus/replication.js'
 import { DEFAULT_MAX_REPLICAS, JobRun, peersFor } from '../consensus/jobrun.js'
 import type { AcceptAction, DispatchReason, JobRunAction, JobRunEvent } from '../consensus/jobrun.js'
@@ -31,6 +32,9 @@ import type { JobRequest, JobResponse } from '../network/codec.js'
 import { createLogger } from '../logger.js'
 
 const log = createLogger('requester')
+
+/** Provisional receipts' recheck window (VerifiedJobInit.provisionalMs). */
+export const DEFAULT_PROVISIONAL_MS = 60 * 60 * 1000
 
 /** Adaptive replication's tunables (consensus/replication.ts PlanInput documents each default). */
 export type { AdaptiveOptions } from '../consensus/replication.js'
@@ -63,6 +67,12 @@ export interface VerifiedJobInit {
   canary?: CanaryCase
   /** Weights for drawing the first peer (canaries aim at peers in probation). */
   firstWeight?: (peerId: string) => number
+  /**
+   * A job accepted on fewer than two agreeing votes gets a receipt marked
+   * `provisional` until this long after acceptance: the window in which the
+   * requester's later rechecks may still retract it. @default 3600000 ms
+   */
+  provisionalMs?: number
 }
 
 export type JobProgress =
@@ -256,7 +266,9 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
     const accept = (a: AcceptAction): void => {
       const agreeing = a.agreeing.map(b => b.vote.body.peerId)
       onProgress({ type: 'accepted', jobId, outputHash: a.outputHash, peers: agreeing })
-      buildReceipt({ spec: main.spec, jobId, accepted: { output: a.output, outputHash: a.outputHash, numericClass: a.numericClass }, ballots: a.ballots, agreeingPeers: agreeing, signer: deps.signer })
+      // a sole or single-vote answer is only as good as its later rechecks: say so in the receipt
+      const assurance: Assurance = a.sole || agreeing.length < 2 ? { kind: 'provisional', until: deps.now() + (init.provisionalMs ?? DEFAULT_PROVISIONAL_MS) } : { kind: 'replicated' }
+      buildReceipt({ spec: main.spec, jobId, accepted: { output: a.output, outputHash: a.outputHash, numericClass: a.numericClass }, ballots: a.ballots, agreeingPeers: agreeing, signer: deps.signer, assurance })
         .then((receipt) => {
           finish(undefined, {
             jobId,

@@ -21,6 +21,7 @@ import type { ReputationInit, TrustRecord } from '../consensus/reputation.js'
 import { CanarySchedule } from '../consensus/canary.js'
 import { createRng } from '../consensus/select.js'
 import { signObservation, verifyObservation, weighObservation } from '../consensus/observation.js'
+import { serializeRecord, signSettlement } from '../consensus/settlement.js'
 import type { ObservationMessage } from '../network/codec.js'
 import type { ComparisonPolicy } from '../consensus/types.js'
 import { runVerifiedJob } from './requester.js'
@@ -50,19 +51,22 @@ export interface RequesterComponents {
   persist?: (records: TrustRecord[]) => Promise<void>
   /** Shares an observation with other requesters (gossip); resolves false when it was not sent. */
   share?: (message: ObservationMessage) => Promise<boolean>
+  /** Publishes a signed retraction record (gossip) so holders of the receipt learn of it; resolves false when not sent. */
+  shareRetraction?: (record: string) => Promise<boolean>
   /** Computes known answers for canaries (the requester's own runtime); without it no canaries are sent. */
   localRun?: (modelHash: string, inputs: NamedTensors, options: { signal?: AbortSignal }) => Promise<{ outputs: NamedTensors, numericClass: string }>
 }
 
 export interface RequesterEvents {
   'trust:flagged': CustomEvent<{ peerId: string, reason: string }>
-  'job:retracted': CustomEvent<{ jobId: string, peerId: string }>
+  /** `record` is the signed retraction (settlement.ts) when the receipt was still remembered. */
+  'job:retracted': CustomEvent<{ jobId: string, peerId: string, record?: string }>
   'canary:done': CustomEvent<{ jobId?: string, modelHash: string, failed: string[], error?: string }>
   /** Someone else's observation moved this book (`dissented` or `flag`). */
   'trust:observation': CustomEvent<{ subject: string, observer: string, action: 'dissented' | 'flag', reason: string }>
 }
 
-interface Remembered { modelHash: string, inputs: NamedTensors, policy: ComparisonPolicy, output: NamedTensors, numericClass: string, reverified?: boolean }
+interface Remembered { modelHash: string, inputs: NamedTensors, policy: ComparisonPolicy, output: NamedTensors, numericClass: string, receiptText?: string, reverified?: boolean }
 
 /** Fresh inputs that look like real work: the real input with ~1% noise (float tensors only). */
 export function perturbInputs (inputs: NamedTensors, random: () => number): NamedTensors | undefined {
@@ -130,7 +134,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
       // remembered answers are re-run too, before it is flagged
       for (const peerId of new Set(outvoted)) if (!flagged.includes(peerId)) this.queueReverify(peerId)
     }
-    this.remember(result.jobId, { modelHash: init.modelHash, inputs: init.inputs, policy: init.policy, output: result.output, numericClass: result.numericClass })
+    this.remember(result.jobId, { modelHash: init.modelHash, inputs: init.inputs, policy: init.policy, output: result.output, numericClass: result.numericClass, receiptText: result.receiptText })
     await this.shareDissent(result)
     if (this.components.localRun != null && this.schedule.next(this.random)) this.track(this.runCanary(init))
     return result
@@ -268,10 +272,23 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
       if (again == null) continue
       if (!outputsAgree(again.output, r.output, r.policy, again.numericClass, r.numericClass)) {
         log('job %s accepted with %s is retracted', a.jobId.slice(0, 12), peerId)
-        this.emit('job:retracted', { jobId: a.jobId, peerId })
+        const record = await this.signRetraction(a.jobId, r, `re-verification disagreed with the answer of ${peerId}`)
+        this.emit('job:retracted', { jobId: a.jobId, peerId, ...(record !== undefined ? { record } : {}) })
+        if (record !== undefined) await this.components.shareRetraction?.(record).catch((err: Error) => { log('sharing retraction of %s failed: %s', a.jobId.slice(0, 12), err.message) })
       }
     }
     await this.save()
+  }
+
+  /** A signed retraction record for a remembered job's receipt, or undefined when none was kept or signing failed. */
+  private async signRetraction (jobId: string, r: Remembered, reason: string): Promise<string | undefined> {
+    if (r.receiptText === undefined) return undefined
+    try {
+      return serializeRecord(await signSettlement({ jobId, receiptText: r.receiptText, status: 'retracted', reason, at: this.deps.now(), signer: this.deps.signer }))
+    } catch (err: any) {
+      log('signing retraction of %s failed: %s', jobId.slice(0, 12), err?.message)
+      return undefined
+    }
   }
 
   private async save (): Promise<void> {

@@ -44,6 +44,8 @@ export interface Announcement {
   paused: boolean
   /** Inference runtime, e.g. 'ort-web' | 'ort-node' (at most 32 characters). Absent from older peers. */
   runtime?: string
+  /** Identity puzzle solution for peerId (src/consensus/identity-cost.ts; 1-32 hex characters). Absent from older peers. */
+  identityNonce?: string
 }
 
 const DECODE_OPTIONS = { strict: true, rejectDuplicateMapKeys: true, useMaps: false, allowUndefined: false, allowIndefinite: false }
@@ -160,8 +162,8 @@ export function decodeModelHeader (bytes: Uint8Array, maxBytes: number, maxModel
 export function encodeAnnouncement (a: Announcement): Uint8Array {
   // explicit fields: nothing else a caller's object carries goes on the wire;
   // cborg refuses undefined, so an absent runtime is left out of the map
-  const { peerId, models, numericClass, backend, threads, jobsDone, at, paused, runtime } = a
-  return encodeMessage({ peerId, models, numericClass, backend, threads, jobsDone, at, paused, ...(runtime != null ? { runtime } : {}) })
+  const { peerId, models, numericClass, backend, threads, jobsDone, at, paused, runtime, identityNonce } = a
+  return encodeMessage({ peerId, models, numericClass, backend, threads, jobsDone, at, paused, ...(runtime != null ? { runtime } : {}), ...(identityNonce != null ? { identityNonce } : {}) })
 }
 
 export function decodeAnnouncement (bytes: Uint8Array, maxBytes: number): Announcement {
@@ -179,8 +181,26 @@ export function decodeAnnouncement (bytes: Uint8Array, maxBytes: number): Announ
     jobsDone: num(m, 'jobsDone'),
     at: num(m, 'at'),
     paused: optionalBool(m, 'paused') ?? false,
-    ...(m.runtime !== undefined ? { runtime: str(m, 'runtime', MAX_RUNTIME_NAME) } : {})
+    ...(m.runtime !== undefined ? { runtime: str(m, 'runtime', MAX_RUNTIME_NAME) } : {}),
+    ...(m.identityNonce !== undefined ? { identityNonce: hexNonce(m, 'identityNonce') } : {})
   }
+}
+
+function hexNonce (m: Record<string, unknown>, key: string): string {
+  const v = str(m, key, 32)
+  if (!/^[0-9a-f]+$/.test(v)) throw new InvalidMessageError(`${key} must be lowercase hex`)
+  return v
+}
+
+/** A signed retraction record's text (parsed and checked by src/consensus/settlement.ts). */
+export function encodeRetraction (record: string): Uint8Array {
+  return encodeMessage({ type: 'retraction', record })
+}
+
+export function decodeRetraction (bytes: Uint8Array, maxBytes: number): string {
+  const m = decodeMessage(bytes, maxBytes)
+  if (m.type !== 'retraction') throw new InvalidMessageError(`expected a retraction, got ${showValue(m.type)}`)
+  return str(m, 'record', maxBytes)
 }
 
 /** A reputation observation shared on the observations topic, with the evidence that makes it count. */

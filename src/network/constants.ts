@@ -10,6 +10,10 @@ export { MODEL_PROTOCOL, MAX_MODEL_CONTROL_BYTES, MODEL_CHUNK_BYTES, MAX_MODEL_B
 export const ANNOUNCE_TOPIC = 'crosscheck/announce/1.0.0'
 export const DISCOVERY_TOPIC = 'crosscheck/discovery/1.0.0'
 export const OBSERVATION_TOPIC = 'crosscheck/observations/1.0.0'
+/** Signed retraction records (src/consensus/settlement.ts), so any holder of the receipt learns of them. */
+export const RETRACTION_TOPIC = 'crosscheck/retractions/1.0.0'
+/** Largest retraction message accepted or sent (bytes); the record text itself is at most MAX_RECORD_CHARS. */
+export const MAX_RETRACTION_BYTES = 8 * 1024
 
 /** Largest capability announcement. */
 export const MAX_ANNOUNCE_BYTES = 16 * 1024

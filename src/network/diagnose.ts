@@ -91,6 +91,9 @@ export async function describeDialFailure (addr: Multiaddr, err: unknown, option
   if (name === 'UnexpectedPeerError' || /unexpected peer|peer id/i.test(message)) {
     return `a peer other than the one in the address answered on ${where} (is the /p2p/ part current? a relay started without its saved key gets a new id)`
   }
+  if (/aborted due to timeout|timed out/i.test(message)) {
+    return `the connection to ${where} opened but the ${name === 'EncryptionFailedError' ? 'encryption handshake' : 'handshake'} timed out (the relay or this machine may be overloaded)`
+  }
   if (isWebSocketFailure(err) && target.host != null && target.port != null) {
     const probe = await probeTcp(target.host, target.port)
     switch (probe) {

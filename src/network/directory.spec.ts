@@ -32,6 +32,18 @@ describe('PeerDirectory', () => {
     expect(dir.entries()).toEqual([])
   })
 
+  it('stops offering a departed peer at once, until it announces again', () => {
+    const { dir } = setup()
+    dir.announced(announcement('a'))
+    dir.announced(announcement('b'))
+    dir.departed('a')
+    dir.departed('nobody')
+    expect(ids(dir.contributors())).toEqual(['b'])
+    expect(dir.get('a')?.announcement).toBeUndefined()
+    dir.announced(announcement('a'))
+    expect(ids(dir.contributors()).sort()).toEqual(['a', 'b'])
+  })
+
   it('is refreshed by each new announcement, discovery or connection event', () => {
     const { dir, clock } = setup(10_000)
     dir.announced(announcement('a'))

@@ -75,6 +75,20 @@ export class PeerDirectory {
     return this.touch(peerId)
   }
 
+  /**
+   * The last connection to `peerId` closed: its announcement no longer
+   * counts, so it is not offered jobs until it announces again (a live peer
+   * does within one announce interval; a closed tab never does). Without this
+   * a departed peer stayed a candidate for a whole TTL, and random selection
+   * picked it as often as a live one.
+   */
+  departed (peerId: string): void {
+    const e = this.entriesById.get(peerId)
+    if (e == null) return
+    e.announcement = undefined
+    e.announcedAt = undefined
+  }
+
   remove (peerId: string): boolean {
     return this.entriesById.delete(peerId)
   }

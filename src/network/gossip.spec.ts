@@ -6,7 +6,7 @@ import { Gossip } from './gossip.js'
 import type { PubSubLike } from './gossip.js'
 import { encodeAnnouncement } from './codec.js'
 import type { Announcement } from './codec.js'
-import { ANNOUNCE_TOPIC, OBSERVATION_TOPIC } from './constants.js'
+import { ANNOUNCE_TOPIC, OBSERVATION_TOPIC, RETRACTION_TOPIC } from './constants.js'
 
 class FakePubSub implements PubSubLike {
   readonly topics = new Set<string>()
@@ -37,10 +37,10 @@ function setup (): { pubsub: FakePubSub, gossip: Gossip, seen: Announcement[] } 
 }
 
 describe('Gossip', () => {
-  it('subscribes to both topics while started, idempotently', () => {
+  it('subscribes to every topic while started, idempotently', () => {
     const { pubsub, gossip } = setup()
     gossip.start()
-    expect([...pubsub.topics].sort()).toEqual([ANNOUNCE_TOPIC, OBSERVATION_TOPIC].sort())
+    expect([...pubsub.topics].sort()).toEqual([ANNOUNCE_TOPIC, OBSERVATION_TOPIC, RETRACTION_TOPIC].sort())
     gossip.stop()
     gossip.stop()
     expect(pubsub.topics.size).toBe(0)
@@ -61,6 +61,28 @@ describe('Gossip', () => {
     pubsub.deliver(signed('alice', ANNOUNCE_TOPIC, new Uint8Array(20_000)))
     pubsub.deliver(signed('alice', 'another/topic', encodeAnnouncement(announcement('alice'))))
     expect(seen).toEqual([])
+  })
+
+  it('carries an announcement\'s identity puzzle nonce, and drops a malformed one', () => {
+    const { pubsub, seen } = setup()
+    pubsub.deliver(signed('alice', ANNOUNCE_TOPIC, encodeAnnouncement({ ...announcement('alice'), identityNonce: '1f2e' })))
+    pubsub.deliver(signed('bob', ANNOUNCE_TOPIC, encodeAnnouncement({ ...announcement('bob'), identityNonce: 'NOT-HEX' })))
+    pubsub.deliver(signed('carol', ANNOUNCE_TOPIC, encodeAnnouncement({ ...announcement('carol'), identityNonce: 'a'.repeat(33) })))
+    expect(seen.map(a => [a.peerId, a.identityNonce])).toEqual([['alice', '1f2e']])
+  })
+
+  it('shares retraction records on their own topic, size-bounded; malformed ones are dropped', async () => {
+    const { pubsub, gossip } = setup()
+    const got: Array<{ from: string, record: string }> = []
+    gossip.addEventListener('network:retraction', (evt) => { got.push(evt.detail) })
+    expect(await gossip.publishRetraction('{"v":1}')).toBe(true)
+    expect(await gossip.publishRetraction('x'.repeat(9000))).toBe(false)
+    expect(pubsub.published.map(p => p.topic)).toEqual([RETRACTION_TOPIC])
+    pubsub.deliver(signed('alice', RETRACTION_TOPIC, pubsub.published[0].data))
+    pubsub.deliver(signed('alice', RETRACTION_TOPIC, encode({ v: 1, type: 'observation', record: 'x' })))
+    pubsub.deliver(signed('alice', RETRACTION_TOPIC, encode({ v: 1, type: 'retraction', record: 7 })))
+    pubsub.deliver(signed('alice', RETRACTION_TOPIC, new Uint8Array(9000)))
+    expect(got).toEqual([{ from: 'alice', record: '{"v":1}' }])
   })
 
   it('stops delivering once stopped', () => {

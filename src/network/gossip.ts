@@ -1,5 +1,6 @@
 /**
- * Gossip topics: capability announcements and shared reputation observations.
+ * Gossip topics: capability announcements, shared reputation observations
+ * and retraction records.
  * Every message is size-bounded and decoded strictly before use; a bad one is
  * logged and dropped, never thrown at the pubsub layer.
  *
@@ -19,9 +20,9 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import type { Startable } from '@libp2p/interface'
 import type { Message } from '@libp2p/gossipsub'
 import { createLogger } from '../logger.js'
-import { decodeAnnouncement, decodeObservationMessage, encodeAnnouncement, encodeObservationMessage } from './codec.js'
+import { decodeAnnouncement, decodeObservationMessage, decodeRetraction, encodeAnnouncement, encodeObservationMessage, encodeRetraction } from './codec.js'
 import type { Announcement, ObservationMessage } from './codec.js'
-import { ANNOUNCE_TOPIC, MAX_ANNOUNCE_BYTES, MAX_OBSERVATION_BYTES, OBSERVATION_TOPIC } from './constants.js'
+import { ANNOUNCE_TOPIC, MAX_ANNOUNCE_BYTES, MAX_OBSERVATION_BYTES, MAX_RETRACTION_BYTES, OBSERVATION_TOPIC, RETRACTION_TOPIC } from './constants.js'
 
 const log = createLogger('network:gossip')
 
@@ -58,6 +59,8 @@ export interface GossipEvents {
   'network:announcement': CustomEvent<Announcement>
   /** A reputation observation another peer shared (shape-checked; its signature and evidence are not yet). */
   'network:observation': CustomEvent<ObservationEvent>
+  /** A retraction record's text (size-checked; its signature is checked against the receipt it names by consensus code). */
+  'network:retraction': CustomEvent<{ from: string, record: string }>
 }
 
 export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable {
@@ -80,6 +83,7 @@ export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable
     this.components.pubsub.addEventListener('message', this.onMessage)
     this.components.pubsub.subscribe(ANNOUNCE_TOPIC)
     this.components.pubsub.subscribe(OBSERVATION_TOPIC)
+    this.components.pubsub.subscribe(RETRACTION_TOPIC)
     this.started = true
   }
 
@@ -87,7 +91,7 @@ export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable
     if (!this.started) return
     this.started = false
     this.components.pubsub.removeEventListener('message', this.onMessage)
-    for (const topic of [ANNOUNCE_TOPIC, OBSERVATION_TOPIC]) {
+    for (const topic of [ANNOUNCE_TOPIC, OBSERVATION_TOPIC, RETRACTION_TOPIC]) {
       try {
         this.components.pubsub.unsubscribe(topic)
       } catch (err) {
@@ -113,6 +117,13 @@ export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable
     return await this.publish(OBSERVATION_TOPIC, bytes)
   }
 
+  /** Shares a signed retraction record; false when it is over the size limit or could not be sent. */
+  async publishRetraction (record: string): Promise<boolean> {
+    const bytes = encodeRetraction(record)
+    if (bytes.byteLength > MAX_RETRACTION_BYTES) return false
+    return await this.publish(RETRACTION_TOPIC, bytes)
+  }
+
   private async publish (topic: string, bytes: Uint8Array): Promise<boolean> {
     try {
       await this.components.pubsub.publish(topic, bytes)
@@ -127,6 +138,16 @@ export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable
     const msg = evt.detail
     if (msg.topic === ANNOUNCE_TOPIC) this.onAnnouncement(msg)
     else if (msg.topic === OBSERVATION_TOPIC) this.onObservation(msg)
+    else if (msg.topic === RETRACTION_TOPIC) this.onRetraction(msg)
+  }
+
+  private onRetraction (msg: Message): void {
+    try {
+      const record = decodeRetraction(msg.data, MAX_RETRACTION_BYTES)
+      this.safeDispatchEvent('network:retraction', { detail: { from: msg.type === 'signed' ? msg.from.toString() : '', record } })
+    } catch (err) {
+      log('dropping bad retraction: %s', (err as Error).message)
+    }
   }
 
   private onAnnouncement (msg: Message): void {

@@ -121,6 +121,8 @@ export interface NetworkEvents {
   'network:relay': CustomEvent<RelayChange>
   /** A reputation observation another peer shared (shape-checked; its signature and evidence are not yet). */
   'network:observation': CustomEvent<ObservationEvent>
+  /** A settlement record retracting a receipt, shared on gossip (its signature is not yet checked). */
+  'network:retraction': CustomEvent<{ from: string, record: string }>
   /** Serving side of a model transfer: bytes sent so far (throttled, plus a final event). */
   'model:upload': CustomEvent<ModelUploadProgress>
 }
@@ -191,16 +193,15 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   private async doStart (options: AbortOptions): Promise<void> {
     const dialTimeout = this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT_MS
-    let relays: RelayManager | undefined
     const node = await createPeerLibp2p({
       privateKey: this.init.privateKey,
       allowLocal: this.allowLocal,
       discoveryInterval: this.init.discoveryInterval ?? DEFAULT_DISCOVERY_INTERVAL_MS,
       relayCount: this.relayAddrs.length,
       // the transport only logs a refused reservation: the relay manager must hear of it
-      onReservationFailed: (failure) => { relays?.reservationFailed(failure) }
+      onReservationFailed: (failure) => { this.parts?.relays.reservationFailed(failure) }
     })
-    relays = new RelayManager({ node }, {
+    const relays = new RelayManager({ node }, {
       relays: this.relayAddrs,
       dialTimeout,
       backoffInitial: this.init.relayBackoffInitial,
@@ -225,6 +226,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       const peerId = evt.detail.remotePeer.toString()
       if (this.relayIds.has(peerId)) return
       this.directory.seen(peerId)
+      // a peer we no longer reach at all is not offered jobs until it announces again
+      if (evt.type === 'connection:close' && !this.isConnected(peerId)) this.directory.departed(peerId)
       this.emitPeers()
     }
     const onAnnouncement = (evt: CustomEvent<Announcement>): void => {
@@ -238,6 +241,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       this.emitPeers()
     }
     const onObservation = (evt: CustomEvent<ObservationEvent>): void => { this.safeDispatchEvent('network:observation', { detail: evt.detail }) }
+    const onRetraction = (evt: CustomEvent<{ from: string, record: string }>): void => { this.safeDispatchEvent('network:retraction', { detail: evt.detail }) }
     const onUpload = (evt: CustomEvent<ModelUploadProgress>): void => { this.safeDispatchEvent('model:upload', { detail: evt.detail }) }
     const onRelay = (evt: CustomEvent<RelayChange>): void => { this.safeDispatchEvent('network:relay', { detail: evt.detail }) }
     node.addEventListener('peer:discovery', onDiscovery)
@@ -245,6 +249,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     node.addEventListener('connection:close', onConnection)
     gossip.addEventListener('network:announcement', onAnnouncement)
     gossip.addEventListener('network:observation', onObservation)
+    gossip.addEventListener('network:retraction', onRetraction)
     models.addEventListener('model:upload', onUpload)
     relays.addEventListener('network:relay', onRelay)
     const detach = (): void => {
@@ -253,6 +258,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       node.removeEventListener('connection:close', onConnection)
       gossip.removeEventListener('network:announcement', onAnnouncement)
       gossip.removeEventListener('network:observation', onObservation)
+      gossip.removeEventListener('network:retraction', onRetraction)
       models.removeEventListener('model:upload', onUpload)
       relays.removeEventListener('network:relay', onRelay)
     }
@@ -309,6 +315,11 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   }
 
   /** Shares a reputation observation; false when it is over the size limit or was not sent. */
+  /** Shares a signed retraction record; false when it was not sent. */
+  async publishRetraction (record: string): Promise<boolean> {
+    return await this.requireParts().gossip.publishRetraction(record)
+  }
+
   async publishObservation (message: ObservationMessage): Promise<boolean> {
     return await this.requireParts().gossip.publishObservation(message)
   }

@@ -36,13 +36,18 @@ export const NAMED_ERRORS: ReadonlySet<string> = new Set(Object.values(errors)
   .filter((v): v is typeof errors.CrosscheckError => typeof v === 'function' && (v === errors.CrosscheckError || v.prototype instanceof errors.CrosscheckError))
   .map(c => c.name))
 
-/** Polls `check` every `step` ms until it holds; throws after `ms` naming `what`. */
-export async function until (what: string, check: () => boolean | Promise<boolean>, ms = 30_000, step = 100): Promise<void> {
+/** Polls `check` every `step` ms until it holds; throws after `ms` naming `what` (and `detail()`, the state it saw last). */
+export async function until (what: string, check: () => boolean | Promise<boolean>, ms = 30_000, step = 100, detail?: () => string): Promise<void> {
   const t0 = Date.now()
   while (!(await check())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail != null ? `: ${detail()}` : ''}`)
     await new Promise(resolve => setTimeout(resolve, step))
   }
+}
+
+/** What `node` knows of its peers, in one line: id tail, link (direct, relayed, none), announced or not. */
+export function peerSummary (node: CrosscheckNode): string {
+  return node.stats().peers.map(p => `${p.peerId.slice(-6)}:${p.direct ? 'direct' : p.relayed ? 'relayed' : 'none'}${p.announcement != null ? (p.announcement.paused ? '+paused' : '+announced') : ''}`).join(' ')
 }
 
 /** How submitted jobs ended. */

@@ -1,0 +1,174 @@
+/**
+ * Issue 7's goals against the measured figures (pure: reads the results
+ * object bench.ts builds), and the plain-text table `npm run bench` prints.
+ * `holds` is null where a goal is a property of the code that this bench does
+ * not exercise; its note says what the code does.
+ */
+import { STAGES } from './stats.js'
+
+export interface GoalRow {
+  goal: string
+  figure: string
+  measured: string
+  target: string
+  holds: boolean | null
+  note?: string
+}
+
+const ms = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : `${x >= 100 ? x.toFixed(0) : x.toFixed(1)} ms`)
+const x2 = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`)
+
+export function goalRows (r: Record<string, any>): GoalRow[] {
+  const rows: GoalRow[] = []
+  const jobs = r.jobs?.perModel as Record<string, any> | undefined
+  for (const id of ['mlp', 'ocr-det', 'ocr-rec']) {
+    const j = jobs?.[id]
+    if (j == null) continue
+    rows.push({
+      goal: '1 overhead',
+      figure: `${id}: verified latency − slowest replica's compute (warm, k=3 q=2, median)`,
+      measured: `${ms(j.overhead.median)} (job ${ms(j.total.median)}, compute ${ms(j.slowestCompute.median)})`,
+      target: '≤ 50 ms',
+      holds: j.overhead.median <= 50
+    })
+  }
+  if (r.ocr != null) {
+    rows.push({
+      goal: '1 OCR sample',
+      figure: 'OCR sample read through verified jobs, warm (median)',
+      measured: `${ms(r.ocr.verified.median)} (local ${ms(r.ocr.local.median)})`,
+      target: `≤ 1.5 × local + 100 ms = ${ms(r.ocr.budget)}`,
+      holds: r.ocr.verified.median <= r.ocr.budget
+    })
+  }
+  if (jobs != null) {
+    const sources = [...new Set(Object.values(jobs).flatMap((j: any) => j.cold?.provisioningSource ?? []))]
+    rows.push({
+      goal: '2 provisioning',
+      figure: 'cold job: where browser workers took a catalog model from',
+      measured: sources.length > 0 ? sources.join(', ') : 'no fetch seen',
+      target: 'http (the site) before peers',
+      holds: sources.length > 0 ? sources.every(s => s === 'http') : null
+    })
+    const cold = Object.entries(jobs).map(([id, j]: [string, any]) => `${id} ${ms(j.cold?.stages?.provisioning)}`).join(', ')
+    rows.push({
+      goal: '2 provisioning',
+      figure: 'model provisioning never counts against a replica\'s answer deadline',
+      measured: `cold provisioning: ${cold}`,
+      target: 'outside the replica deadline',
+      holds: false,
+      note: 'by the code: the replica timer starts at dispatch and the worker fetches and loads a missing model inside the job (src/jobs/worker.ts ensureModel before run), so provisioning counts against it'
+    })
+  }
+  if (r.transfer != null && r.transfer.mbPerSecond != null) {
+    rows.push({
+      goal: '2 transfer',
+      figure: `peer-to-peer model transfer, one holder (${(r.transfer.size / 1024 / 1024).toFixed(1)} MiB over WebRTC)`,
+      measured: `${r.transfer.mbPerSecond.toFixed(1)} MiB/s (provisioning incl. hash, store, load: ${ms(r.transfer.provisioningMs)})`,
+      target: '≥ 20 MB/s',
+      holds: r.transfer.mbPerSecond * 1.048576 >= 20
+    })
+    rows.push({
+      goal: '2 transfer',
+      figure: 'chunks from several holders at once',
+      measured: 'one holder at a time',
+      target: 'parallel when more than one holds the model',
+      holds: false,
+      note: 'by the code: CrosscheckNode.fetchFromPeers asks holders one after another, each for the whole model'
+    })
+  }
+  for (const [id, row] of Object.entries((r.runtime ?? {}) as Record<string, any>)) {
+    for (const t of ['t1', 't2']) {
+      const c = row[t]
+      if (c == null) continue
+      rows.push({
+        goal: '3 runtime',
+        figure: `${id}: WASM (${c.webThreads}t) / onnxruntime-node (${t.slice(1)}t), median`,
+        measured: `${x2(c.ratio)} (${ms(c.web.median)} vs ${ms(c.node.median)})`,
+        target: '≤ 1.5×',
+        holds: c.ratio <= 1.5
+      })
+    }
+  }
+  for (const m of (r.mesh ?? []) as any[]) {
+    const limit = m.pages === 8 ? 3000 : m.pages === 16 ? 6000 : undefined
+    const sec = (x: number | null): string => (x == null ? `not within ${m.timeoutMs / 1000} s` : `${(x / 1000).toFixed(2)} s`)
+    rows.push({
+      goal: '4 mesh',
+      figure: `${m.pages} pages opened at once: all directly linked`,
+      measured: `${sec(m.allLinkedMs)} (all reachable ${sec(m.allReachableMs)}${m.allLinkedMs == null ? `; ${m.linkedPages}/${m.pages} pages fully linked, ${m.meanLinks.toFixed(1)}/${m.pages - 1} links each` : ''})`,
+      target: limit != null ? `< ${limit / 1000} s` : '(reference)',
+      holds: limit != null ? m.allLinkedMs != null && m.allLinkedMs < limit : null
+    })
+  }
+  for (const m of (r.mesh ?? []) as any[]) {
+    if (m.idle == null) continue
+    rows.push({
+      goal: '4 idle',
+      figure: `idle contributor tab, ${m.pages}-page mesh (renderer CPU incl. workers, ${m.idle.seconds.toFixed(0)} s)`,
+      measured: `${(100 * m.idle.perTabCores).toFixed(2)}% of a core; ${(m.idle.bytesPerPeerPerSecond.sent / 1024).toFixed(2)} KiB/s sent per peer${m.allLinkedMs == null ? ` (mesh still forming: ${m.linkedPages}/${m.pages} pages fully linked)` : ''}`,
+      target: '< 1% of a core',
+      holds: m.idle.perTabCores < 0.01
+    })
+  }
+  if (r.mesh != null && (r.gossipGrowth == null || !Number.isFinite(r.gossipGrowth))) {
+    rows.push({ goal: '4 gossip', figure: 'idle traffic sent per peer vs peers (log-log slope)', measured: 'not measured: needs two complete meshes', target: '≤ 1 (no worse than linear)', holds: null })
+  } else if (r.gossipGrowth != null) {
+    rows.push({
+      goal: '4 gossip',
+      figure: 'idle traffic sent per peer vs peers (log-log slope)',
+      measured: r.gossipGrowth.toFixed(2),
+      target: '≤ 1 (no worse than linear)',
+      holds: r.gossipGrowth <= 1
+    })
+  }
+  const tp = (r.throughput ?? []) as any[]
+  if (tp.length > 0) {
+    for (const p of tp) {
+      rows.push({
+        goal: '5 throughput',
+        figure: `${p.browsers} browser peer${p.browsers === 1 ? '' : 's'}${p.node === true ? ' + 1 Node worker' : ''}: MLP jobs/s (1 replica each)`,
+        measured: `${p.jobsPerSecond.toFixed(1)} jobs/s (median ${ms(p.latency.median)}; requester main thread ${(100 * p.requesterMainThread).toFixed(0)}% busy)`,
+        target: '(reference)',
+        holds: null
+      })
+    }
+    const worst = Math.max(...tp.map(p => p.requesterMainThread))
+    rows.push({
+      goal: '5 throughput',
+      figure: 'requester is never the bottleneck: its main thread busiest share',
+      measured: `${(100 * worst).toFixed(0)}% busy`,
+      target: '< 50% busy (headroom left)',
+      holds: worst < 0.5
+    })
+  }
+  return rows
+}
+
+function pad (s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length)
+}
+
+export function formatTable (r: Record<string, any>): string {
+  const rows = r.goals as GoalRow[]
+  const lines: string[] = ['', `Crosscheck bench — ${String(r.date)} — ${String(r.machine?.cpus)} cores, load ${(r.machine?.loadavgAtStart ?? []).map((x: number) => x.toFixed(2)).join(' ')} → ${(r.machine?.loadavgAtEnd ?? []).map((x: number) => x.toFixed(2)).join(' ')}`, '']
+  const w1 = Math.max(...rows.map(x => x.figure.length), 6)
+  const w2 = Math.max(...rows.map(x => x.measured.length), 8)
+  const w3 = Math.max(...rows.map(x => x.target.length), 4)
+  lines.push(`${pad('figure', w1)}  ${pad('measured', w2)}  ${pad('goal', w3)}  holds`)
+  lines.push('-'.repeat(w1 + w2 + w3 + 13))
+  for (const x of rows) lines.push(`${pad(x.figure, w1)}  ${pad(x.measured, w2)}  ${pad(x.target, w3)}  ${x.holds == null ? '–' : x.holds ? 'yes' : 'NO'}`)
+  const notes = rows.filter(x => x.note != null)
+  if (notes.length > 0) lines.push('', ...notes.map(x => `note (${x.figure}): ${String(x.note)}`))
+  const jobs = r.jobs?.perModel as Record<string, any> | undefined
+  if (jobs != null) {
+    lines.push('', 'warm verified job, mean ms per stage along the critical path (k=3, quorum 2):')
+    const ids = Object.keys(jobs)
+    lines.push(`${pad('stage', 22)}${ids.map(id => pad(id, 10)).join('')}  cold ${ids.join(' / ')}`)
+    for (const { key, label } of STAGES) {
+      lines.push(`${pad(label, 22)}${ids.map(id => pad((jobs[id].meanStages[key] ?? NaN).toFixed(2), 10)).join('')}  ${ids.map(id => (jobs[id].cold?.stages?.[key] ?? NaN).toFixed(1)).join(' / ')}`)
+    }
+    lines.push(`${pad('total (mean)', 22)}${ids.map(id => pad(jobs[id].total.mean.toFixed(2), 10)).join('')}  ${ids.map(id => (jobs[id].cold?.totalMs ?? NaN).toFixed(1)).join(' / ')}`)
+  }
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,75 @@
+/**
+ * Issue 8, point 8: the failures a person meets first say what went wrong,
+ * by name, through the CLI as well as the library: a relay nobody answers
+ * on, a relay out of reservation capacity, a model nobody holds, a model
+ * over the size limit.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { startRelay } from '../network/relay.js'
+import type { Relay } from '../network/relay.js'
+import type { CrosscheckNode } from '../index.node.js'
+import { MAX_MODEL_BYTES } from '../inference/constants.js'
+import { runCli } from '../../e2e/fixtures/cli.js'
+import { MLP_INPUT, startRequester } from './harness.js'
+
+const RELAY_ID = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+
+let relay: Relay
+let requester: CrosscheckNode
+
+beforeAll(async () => {
+  relay = await startRelay({ port: 0, discoveryInterval: 1000 })
+  requester = await startRequester([relay.multiaddrs[0]])
+}, 60_000)
+
+afterAll(async () => {
+  await requester?.stop()
+  await relay?.stop()
+})
+
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  return port
+}
+
+describe('clear errors', () => {
+  it('crosscheck submit to an unreachable relay names the address and says the connection was refused', async () => {
+    const port = await closedPort()
+    const addr = `/ip4/127.0.0.1/tcp/${port}/ws/p2p/${RELAY_ID}`
+    const res = await runCli(['submit', '--relay', addr, '--model', 'mlp', '--input', 'examples/mlp-input.json'], { timeoutMs: 60_000 })
+    expect(res.code).toBe(1)
+    expect(res.stderr).toBe(`crosscheck: RelayUnreachableError: could not reach relay ${addr}: connection refused (nothing listens on 127.0.0.1:${port})\n`)
+  }, 60_000)
+
+  it('crosscheck submit to a relay out of reservation capacity says so', async () => {
+    const full = await startRelay({ port: 0, maxReservations: 0 })
+    try {
+      const addr = full.multiaddrs[0]
+      const res = await runCli(['submit', '--relay', addr, '--model', 'mlp', '--input', 'examples/mlp-input.json'], { timeoutMs: 60_000 })
+      expect(res.code).toBe(1)
+      expect(res.stderr).toBe(`crosscheck: ReservationRefusedError: relay ${addr} refused a reservation (RESERVATION_REFUSED): it is out of reservation capacity (its maxReservations are all taken); other peers cannot reach this one through it\n`)
+    } finally {
+      await full.stop()
+    }
+  }, 60_000)
+
+  it('a model nobody holds: ModelNotFoundError naming the hash and every place looked', async () => {
+    const sha = 'ab'.repeat(32)
+    const err = await requester.run(sha, MLP_INPUT, { replicas: 1, quorum: 1 }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'ModelNotFoundError' })
+    expect((err as Error).message).toBe(`model ${sha} is not stored here, not in the catalog (the built-in catalog) and no peer could serve it`)
+  })
+
+  it('a model over the size limit: ModelTooLargeError with both sizes, before any byte is hashed or sent', async () => {
+    // zero-filled pages are not touched until read: this costs no real memory
+    const bytes = new Uint8Array(MAX_MODEL_BYTES + 1)
+    const err = await requester.run(bytes, MLP_INPUT, { replicas: 1, quorum: 1 }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'ModelTooLargeError' })
+    expect((err as Error).message).toBe(`model is ${MAX_MODEL_BYTES + 1} bytes, over the ${MAX_MODEL_BYTES} limit`)
+  })
+})
