@@ -89,8 +89,10 @@ async function withNetwork<T> (outDir: string, fn: (net: LocalNetwork, browser: 
   try {
     return await fn(net, browser)
   } finally {
+    const t = performance.now()
     await browser.close().catch(() => {})
     await net.stop().catch(() => {})
+    log(`network and browser stopped in ${((performance.now() - t) / 1000).toFixed(1)} s`)
   }
 }
 
@@ -320,7 +322,9 @@ interface IdleResult { seconds: number, perTabCores: number, perTabThreads: Reco
 
 async function meshSection (outDir: string, n: number, idleSeconds: number, timeout: number): Promise<MeshResult> {
   return await withNetwork(outDir, async (net, browser) => {
+    let t = performance.now()
     const pages = await preparePages(browser, n)
+    log(`mesh ${n}: ${n} browser contexts ready in ${((performance.now() - t) / 1000).toFixed(1)} s`)
     const timeline = await joinAll(pages, pageUrl(net.url, net.relay), { mesh: true, timeout })
     const latest = (xs: Array<number | undefined>): number | null => xs.every(x => x != null) ? Math.max(...xs as number[]) : null
     const result: MeshResult = {
@@ -366,7 +370,9 @@ async function meshSection (outDir: string, n: number, idleSeconds: number, time
       log(`idle ${n}: threads per tab ${Object.entries(result.idle.perTabThreads).slice(0, 6).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}%`).join(', ')}`)
       log(`idle ${n}: ${(100 * result.idle.perTabCores).toFixed(2)}% of a core per tab; ${result.idle.bytesPerPeerPerSecond.sent.toFixed(0)} B/s sent per peer (WebRTC ${result.idle.bytesPerPeerPerSecond.rtcSent.toFixed(0)}, relay WebSocket ${result.idle.bytesPerPeerPerSecond.wsSent.toFixed(0)})`)
     }
+    t = performance.now()
     await closeAll(pages)
+    log(`mesh ${n}: pages closed in ${((performance.now() - t) / 1000).toFixed(1)} s`)
     return result
   })
 }

@@ -71,6 +71,17 @@ function trafficInitScript (): void {
   }
 }
 
+/** A page call that settles within 5 s, else `fallback`: a page starved of CPU must not hold the bench past its deadlines. */
+async function settle<T> (call: Promise<T>, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<T>(resolve => { timer = setTimeout(() => { resolve(fallback) }, 5000) })
+  try {
+    return await Promise.race([call.catch(() => fallback), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 function frameBytes (response: { opcode: number, payloadData: string }): number {
   return response.opcode === 1 ? Buffer.byteLength(response.payloadData) : Buffer.from(response.payloadData, 'base64').byteLength
 }
@@ -107,28 +118,35 @@ export async function joinAll (pages: PeerPage[], url: string, options: { mesh: 
   const deadline = t0 + options.timeout
   const left = (): number => Math.max(1, deadline - performance.now())
   return await Promise.all(pages.map(async (p): Promise<OpenTimeline> => {
-    const links = async (): Promise<number> => await p.page.evaluate(() => window.crosscheck?.stats()?.linked ?? 0).catch(() => 0)
-    const at: Pick<OpenTimeline, 'loaded' | 'running'> = {}
+    const links = async (): Promise<number> => await settle(p.page.evaluate(() => window.crosscheck?.stats()?.linked ?? 0), 0)
+    const at: Omit<OpenTimeline, 'links'> = {}
+    const until = async (fn: string | (() => boolean), key: keyof typeof at): Promise<boolean> => {
+      try {
+        await p.page.waitForFunction(fn, undefined, { timeout: left(), polling: 50 })
+        at[key] = performance.now() - t0
+        return true
+      } catch (err) {
+        if (options.strict === true) throw err
+        return false
+      }
+    }
     try {
       await p.page.goto(url, { timeout: left() })
       at.loaded = performance.now() - t0
-      await p.page.waitForFunction(() => window.crosscheck?.stats()?.state === 'running', undefined, { timeout: left(), polling: 50 })
-      at.running = performance.now() - t0
-      await p.page.waitForFunction(() => window.crosscheck?.stats()?.contributing === true && window.crosscheck.stats()?.runtime != null, undefined, { timeout: left(), polling: 50 })
     } catch (err) {
       if (options.strict === true) throw err
-      return { ...at, links: await links() }
+      return { links: 0 }
     }
-    const reachable = performance.now() - t0
-    p.peerId = await p.page.evaluate(() => window.crosscheck.stats()?.peerId ?? '')
-    if (!options.mesh) return { ...at, reachable, links: await links() }
-    try {
-      await p.page.waitForFunction((want) => (window.crosscheck.stats()?.linked ?? 0) >= want, n - 1, { timeout: left(), polling: 50 })
-    } catch (err) {
-      if (options.strict === true) throw err
-      return { ...at, reachable, links: await links() }
+    // each step is waited for on its own: a page that is slow to hold its
+    // reservation may still link (its links then count), and the reverse
+    if (await until(() => window.crosscheck?.stats()?.state === 'running', 'running')) {
+      p.peerId = await settle(p.page.evaluate(() => window.crosscheck.stats()?.peerId ?? ''), '')
     }
-    return { ...at, reachable, linked: performance.now() - t0, links: n - 1 }
+    await until(() => window.crosscheck?.stats()?.contributing === true && window.crosscheck.stats()?.runtime != null, 'reachable')
+    if (options.mesh) {
+      await until(`(window.crosscheck?.stats()?.linked ?? 0) >= ${n - 1}`, 'linked')
+    }
+    return { ...at, links: await links() }
   }))
 }
 
