@@ -28,6 +28,8 @@ test('waves of pages come, link, serve and go; a relay restart loses nothing', a
   const open: PeerPage[] = []
   try {
     const requester = await PeerPage.open(browser, addr, 'requester')
+    // no background canaries: each wave's job count must be exactly the job it served
+    await requester.page.evaluate(async () => { await window.crosscheck.configureRequester({ canaryRate: 0 }) })
     open.push(requester)
     const requesterId = await requester.peerId()
     let wave: PeerPage[] = []
