@@ -17,6 +17,8 @@ test('a reloaded contributor keeps its peer id and cached model', async ({ brows
     const contributor = await PeerPage.open(browser, relay.addr, 'contributor')
     peers.push(contributor)
     const requester = await PeerPage.open(browser, relay.addr, 'requester')
+    // no background canaries: the contributor's job count must be exactly the jobs asked here
+    await requester.page.evaluate(async () => { await window.crosscheck.configureRequester({ canaryRate: 0 }) })
     peers.push(requester)
     const id = await contributor.peerId()
     const mlp = await resolveModel('mlp')
