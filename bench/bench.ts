@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: every figure of issue 7 against its goal, side by side in
- * one run on this machine. Prints a table, writes bench/results.json and
- * bench/results.svg (latency per stage, throughput against peers). Numbers
+ * one run on this machine. Prints a table, writes bench/results.json,
+ * bench/results.md (the README's tables) and bench/results.svg (latency per
+ * stage, throughput against peers). Numbers
  * only: nothing here is a test, and no test asserts on timing.
  *
  * Sections (each on a fresh local network: relay + vite preview of the build):
- *  - runtime:    onnxruntime-web (a fresh worker in a page) vs onnxruntime-node,
+ *  - runtime:    onnxruntime-web (a second worker in a page) vs onnxruntime-node,
  *                1 vs 1 and 2 vs 2 threads, per model, same bytes and inputs;
  *  - jobs:       verified jobs (k=3, quorum 2) on three browser workers, cold then
  *                warm, split per stage along the critical path (bench/stats.ts);
@@ -17,8 +18,9 @@
  *
  * Flags (defaults keep a run to about five minutes on 2 cores):
  * --sections runtime,jobs,ocr,transfer,throughput,mesh  --runs 15  --jobs 6
+ * --job-models mlp,ocr-det,ocr-rec
  * --ocr 3  --transfer-mb 24  --peers 1,2,4,8  --throughput-ms 3000
- * --mesh 8,16  --mesh-timeout-s 30  --idle-s 10 (the issue's 30 s: --idle-s 30)
+ * --mesh 4,8,16  --mesh-timeout-s 30  --idle-s 10 (the issue's 30 s: --idle-s 30)
  * --out bench/results.json  --svg bench/results.svg  --no-svg. CROSSCHECK_OUT_DIR picks the built app (default dist).
  */
 import '../e2e/fixtures/polyfill.js'
@@ -45,7 +47,7 @@ import type { OpenTimeline, PeerPage } from './browser.js'
 import { STAGES, breakdown, growthExponent, meanStages, summarize } from './stats.js'
 import type { JobBreakdown, Series, TraceEntry } from './stats.js'
 import { renderChart } from './chart.js'
-import { goalRows, formatTable } from './report.js'
+import { goalRows, formatMarkdown, formatTable } from './report.js'
 
 type Json = Record<string, TensorJSON>
 const MODELS = ['mlp', 'cnn', 'ocr-det', 'ocr-rec'] as const
@@ -129,21 +131,31 @@ function servedIndex (traces: Map<string, TraceEntry[]>): Map<string, Map<string
 
 // ---- sections ----------------------------------------------------------------
 
+/** Batches of onnxruntime-web and onnxruntime-node runs, interleaved so that both see the same machine load. */
 async function runtimeSection (requester: PeerPage, inputs: Record<string, Json>, runs: number): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {}
+  const batches = Math.min(runs, 5)
   for (const id of MODELS) {
     const model = await resolveModel(id)
+    const feeds = tensorsFromJSON(inputs[id])
     const row: Record<string, unknown> = {}
     for (const threads of [1, 2]) {
-      const web = await requester.page.evaluate(async ([t, id, json, n]) => await window.crosscheck.bench.runtime(t, id, json, n), [threads, id, inputs[id], runs] as const)
       const runner = await createNodeRunner(model.bytes, { threads })
-      const feeds = tensorsFromJSON(inputs[id])
       await runner.run(feeds)
+      const web = { ms: [] as number[], wall: [] as number[], threads: 0, numericClass: '' }
       const node: number[] = []
-      for (let i = 0; i < runs; i++) {
-        const t0 = performance.now()
-        await runner.run(feeds)
-        node.push(performance.now() - t0)
+      for (let b = 0; b < batches; b++) {
+        const n = Math.floor(runs / batches) + (b < runs % batches ? 1 : 0)
+        const w = await requester.page.evaluate(async ([t, id, json, n]) => await window.crosscheck.bench.runtime(t, id, json, n), [threads, id, inputs[id], n] as const)
+        web.ms.push(...w.ms)
+        web.wall.push(...w.wall)
+        web.threads = w.threads
+        web.numericClass = w.numericClass
+        for (let i = 0; i < n; i++) {
+          const t0 = performance.now()
+          await runner.run(feeds)
+          node.push(performance.now() - t0)
+        }
       }
       await runner.release()
       const w = summarize(web.ms)
@@ -153,25 +165,25 @@ async function runtimeSection (requester: PeerPage, inputs: Record<string, Json>
     }
     out[id] = row
   }
+  await requester.page.evaluate(async () => { await window.crosscheck.bench.runtimeClose() })
   return out
 }
-
 
 interface JobsResult {
   perModel: Record<string, { cold?: JobBreakdown & { provisioningSource: string[] }, warm: JobBreakdown[], total: Series, overhead: Series, slowestCompute: Series, meanStages: Record<string, number> }>
   crypto: Record<string, { sign: Series, verify: Series, encode: Series, decode: Series }>
 }
 
-async function jobsSection (pages: PeerPage[], inputs: Record<string, Json>, jobs: number): Promise<JobsResult> {
+async function jobsSection (pages: PeerPage[], inputs: Record<string, Json>, jobs: number, models: readonly string[]): Promise<JobsResult> {
   const requester = pages[0]
   const crypto: JobsResult['crypto'] = {}
-  for (const id of JOB_MODELS) {
+  for (const id of models) {
     const c = await requester.page.evaluate(async ([id, json]) => await window.crosscheck.bench.crypto(id, json, 20), [id, inputs[id]] as const)
     crypto[id] = { sign: summarize(c.sign), verify: summarize(c.verify), encode: summarize(c.encode), decode: summarize(c.decode) }
   }
   for (const p of pages) await p.page.evaluate(() => { window.crosscheck.bench.traceStart() })
   const runs: Record<string, Array<{ jobId: string, timing: any, cold: boolean }>> = {}
-  for (const id of JOB_MODELS) {
+  for (const id of models) {
     runs[id] = []
     for (let i = 0; i <= jobs; i++) {
       const r = await requester.page.evaluate(async ([id, json]) => await window.crosscheck.bench.run(id, json, { replicas: 3, quorum: 2 }), [id, inputs[id]] as const)
@@ -183,7 +195,7 @@ async function jobsSection (pages: PeerPage[], inputs: Record<string, Json>, job
   const served = servedIndex(traces)
   const reqTrace = traces.get(requester.peerId) ?? []
   const perModel: JobsResult['perModel'] = {}
-  for (const id of JOB_MODELS) {
+  for (const id of models) {
     const all = runs[id].map(r => breakdown({ jobId: r.jobId, timing: r.timing, requesterTrace: reqTrace, served: served.get(r.jobId) ?? new Map(), verifyMs: crypto[id].verify.median }))
     const warm = all.slice(1)
     const cold = all[0]
@@ -317,7 +329,7 @@ async function startNodeWorker (relay: string): Promise<ChildProcess> {
   return child
 }
 
-interface MeshResult { pages: number, timeoutMs: number, allReachableMs: number | null, allLinkedMs: number | null, linkedPages: number, meanLinks: number, perPage: OpenTimeline[], idle?: IdleResult }
+interface MeshResult { pages: number, timeoutMs: number, allReachableMs: number | null, allLinkedMs: number | null, linkedPages: number, meanLinks: number, unresponsive: number, perPage: OpenTimeline[], idle?: IdleResult }
 interface IdleResult { seconds: number, perTabCores: number, perTabThreads: Record<string, number>, rendererCores: number, browserProcessCores: number, otherCores: Record<string, number>, bytesPerPeerPerSecond: { rtcSent: number, rtcReceived: number, wsSent: number, wsReceived: number, sent: number }, connectionsPerPage: number }
 
 async function meshSection (outDir: string, n: number, idleSeconds: number, timeout: number): Promise<MeshResult> {
@@ -333,16 +345,23 @@ async function meshSection (outDir: string, n: number, idleSeconds: number, time
       allReachableMs: latest(timeline.map(t => t.reachable)),
       allLinkedMs: latest(timeline.map(t => t.linked)),
       linkedPages: timeline.filter(t => t.linked != null).length,
-      meanLinks: timeline.reduce((a, t) => a + t.links, 0) / n,
+      meanLinks: summarize(timeline.map(t => t.links).filter(x => Number.isFinite(x))).mean,
+      unresponsive: timeline.filter(t => !Number.isFinite(t.links)).length,
       perPage: timeline
     }
     const s = (x: number | null): string => x == null ? `not within ${timeout / 1000} s` : `${(x / 1000).toFixed(2)} s`
     const med = (k: 'loaded' | 'running' | 'reachable' | 'linked'): string => (summarize(timeline.map(t => t[k]).filter((x): x is number => x != null)).median / 1000).toFixed(2)
     log(`mesh ${n}: median page loaded ${med('loaded')} s, node started ${med('running')} s, reachable ${med('reachable')} s, fully linked ${med('linked')} s`)
-    log(`mesh ${n}: all reachable ${s(result.allReachableMs)}, all directly linked ${s(result.allLinkedMs)} (${result.linkedPages} of ${n} pages fully linked, ${result.meanLinks.toFixed(1)} of ${n - 1} links each on average)`)
-    if (idleSeconds > 0) {
+    log(`mesh ${n}: all reachable ${s(result.allReachableMs)}, all directly linked ${s(result.allLinkedMs)} (${result.linkedPages} of ${n} pages fully linked, ${result.meanLinks.toFixed(1)} of ${n - 1} links each on average${result.unresponsive > 0 ? `; ${result.unresponsive} pages did not answer` : ''})`)
+    // a mesh still forming is not idle (its pages are dialling, and starved ones answer no probe): measured only once formed
+    if (idleSeconds > 0 && result.allLinkedMs == null) log(`idle ${n}: not measured, the mesh did not form`)
+    if (idleSeconds > 0 && result.allLinkedMs != null) {
       const sys = await browser.newBrowserCDPSession()
-      // let start-up settle (first announcements, dials) before the idle window
+      // start-up is over once every page has every other's announcement: a
+      // node announces only after paying its identity puzzle (seconds of CPU)
+      const w0 = performance.now()
+      const announced = await Promise.all(pages.map(async p => await p.page.waitForFunction((want) => (window.crosscheck.stats()?.peers ?? []).filter(q => q.announcement != null).length >= want, n - 1, { timeout: 30_000, polling: 200 }).then(() => true, () => false)))
+      log(`idle ${n}: ${announced.filter(Boolean).length} of ${n} pages hold every announcement after ${((performance.now() - w0) / 1000).toFixed(1)} s`)
       await new Promise(resolve => setTimeout(resolve, 2000))
       const t0 = await Promise.all(pages.map(trafficOf))
       const renderers = (await processList(sys)).filter(p => p.type === 'renderer').map(p => p.id)
@@ -355,7 +374,8 @@ async function meshSection (outDir: string, n: number, idleSeconds: number, time
       const seconds = (performance.now() - s0) / 1000
       const t1 = await Promise.all(pages.map(trafficOf))
       const cpu = cpuDelta(c0, c1)
-      const per = (k: 'rtcSent' | 'rtcReceived' | 'wsSent' | 'wsReceived'): number => t1.reduce((a, t, i) => a + t[k] - t0[i][k], 0) / n / seconds
+      // pages that did not answer both samples are left out of the per-peer mean
+      const per = (k: 'rtcSent' | 'rtcReceived' | 'wsSent' | 'wsReceived'): number => summarize(t1.map((t, i) => (t[k] - t0[i][k]) / seconds).filter(x => Number.isFinite(x))).mean
       const { renderer = 0, browser: browserCpu = 0, ...other } = cpu
       result.idle = {
         seconds,
@@ -364,7 +384,7 @@ async function meshSection (outDir: string, n: number, idleSeconds: number, time
         browserProcessCores: browserCpu / seconds,
         otherCores: Object.fromEntries(Object.entries(other).map(([k, v]) => [k, v / seconds])),
         bytesPerPeerPerSecond: { rtcSent: per('rtcSent'), rtcReceived: per('rtcReceived'), wsSent: per('wsSent'), wsReceived: per('wsReceived'), sent: per('rtcSent') + per('wsSent') },
-        connectionsPerPage: t1.reduce((a, t) => a + t.connections, 0) / n,
+        connectionsPerPage: summarize(t1.map(t => t.connections).filter(x => Number.isFinite(x))).mean,
         perTabThreads: Object.fromEntries(Object.entries(cpuDelta(th0, th1)).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / n / seconds]))
       }
       log(`idle ${n}: threads per tab ${Object.entries(result.idle.perTabThreads).slice(0, 6).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}%`).join(', ')}`)
@@ -389,11 +409,12 @@ export async function runBench (args: string[]): Promise<number> {
       sections: { type: 'string', default: 'runtime,jobs,ocr,transfer,throughput,mesh' },
       runs: { type: 'string', default: '15' },
       jobs: { type: 'string', default: '6' },
+      'job-models': { type: 'string', default: JOB_MODELS.join(',') },
       ocr: { type: 'string', default: '3' },
       'transfer-mb': { type: 'string', default: '24' },
       peers: { type: 'string', default: '1,2,4,8' },
       'throughput-ms': { type: 'string', default: '3000' },
-      mesh: { type: 'string', default: '8,16' },
+      mesh: { type: 'string', default: '4,8,16' },
       'mesh-timeout-s': { type: 'string', default: '30' },
       'idle-s': { type: 'string', default: '10' }
     }
@@ -419,7 +440,7 @@ export async function runBench (args: string[]): Promise<number> {
       await requester.page.evaluate(async () => { await window.crosscheck.configureRequester({ canaryRate: 0 }) })
       results.browserRuntime = await requester.page.evaluate(() => window.crosscheck.stats()?.runtime)
       if (sections.has('runtime')) results.runtime = await runtimeSection(requester, inputs, Number(values.runs))
-      if (sections.has('jobs')) results.jobs = await jobsSection(pages, inputs, Number(values.jobs))
+      if (sections.has('jobs')) results.jobs = await jobsSection(pages, inputs, Number(values.jobs), values['job-models'].split(',').map(m => m.trim()).filter(m => (JOB_MODELS as readonly string[]).includes(m)))
       if (sections.has('ocr')) results.ocr = await ocrSection(requester, Number(values.ocr))
       if (sections.has('transfer')) results.transfer = await transferSection(pages, inputs, Number(values['transfer-mb']))
       if (sections.has('throughput')) results.throughput = await throughputSection(browser, net, pages, inputs, ints(values.peers), Number(values['throughput-ms']))
@@ -428,8 +449,7 @@ export async function runBench (args: string[]): Promise<number> {
   if (sections.has('mesh')) {
     results.mesh = []
     for (const n of ints(values.mesh)) results.mesh.push(await meshSection(outDir, n, Number(values['idle-s']), Number(values['mesh-timeout-s']) * 1000))
-    // a mesh still forming would count dialling as idle traffic: only complete meshes are compared
-    const idle = (results.mesh as MeshResult[]).filter(m => m.idle != null && m.allLinkedMs != null)
+    const idle = (results.mesh as MeshResult[]).filter(m => m.idle != null)
     results.gossipGrowth = idle.length < 2 ? null : growthExponent(idle.map(m => ({ x: m.pages, y: (m.idle as IdleResult).bytesPerPeerPerSecond.sent })))
   }
   results.machine.loadavgAtEnd = loadavg()
@@ -439,7 +459,9 @@ export async function runBench (args: string[]): Promise<number> {
 
   process.stdout.write(formatTable(results))
   await writeFile(values.out, JSON.stringify(results, null, 2) + '\n')
-  process.stdout.write(`\nresults written to ${values.out}`)
+  const md = values.out.replace(/\.json$/, '') + '.md'
+  await writeFile(md, formatMarkdown(results))
+  process.stdout.write(`\nresults written to ${values.out}, ${md}`)
   if (!values['no-svg'] && results.jobs != null) {
     const svg = renderChart({
       title: `Crosscheck bench, ${results.machine.cpus} cores (${results.machine.model ?? 'cpu'}), ${results.date.slice(0, 10)}`,

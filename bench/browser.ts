@@ -30,7 +30,7 @@ export interface OpenTimeline {
   reachable?: number
   /** ms from the common start until the page has a direct link to every other page (absent: not within the timeout). */
   linked?: number
-  /** Direct links the page had when it finished waiting. */
+  /** Direct links the page had when it finished waiting (NaN: the page did not answer). */
   links: number
 }
 
@@ -71,12 +71,13 @@ function trafficInitScript (): void {
   }
 }
 
-/** A page call that settles within 5 s, else `fallback`: a page starved of CPU must not hold the bench past its deadlines. */
-async function settle<T> (call: Promise<T>, fallback: T): Promise<T> {
+/** A page call that settles within `ms`, else `fallback`: a page starved of CPU must not hold the bench past its deadlines. */
+async function settle<T> (call: Promise<T>, fallback: T, ms = 5000): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<T>(resolve => { timer = setTimeout(() => { resolve(fallback) }, 5000) })
+  const late = new Promise<T>(resolve => { timer = setTimeout(() => { resolve(fallback) }, ms) })
+  call.catch(() => {}) // a late rejection, after the fallback won, is no longer anyone's concern
   try {
-    return await Promise.race([call.catch(() => fallback), late])
+    return await Promise.race([call, late])
   } finally {
     clearTimeout(timer)
   }
@@ -118,29 +119,29 @@ export async function joinAll (pages: PeerPage[], url: string, options: { mesh: 
   const deadline = t0 + options.timeout
   const left = (): number => Math.max(1, deadline - performance.now())
   return await Promise.all(pages.map(async (p): Promise<OpenTimeline> => {
-    const links = async (): Promise<number> => await settle(p.page.evaluate(() => window.crosscheck?.stats()?.linked ?? 0), 0)
+    // NaN: the page did not answer in time
+    const links = async (): Promise<number> => await settle(p.page.evaluate(() => window.crosscheck?.stats()?.linked ?? 0).catch(() => NaN), NaN)
     const at: Omit<OpenTimeline, 'links'> = {}
     const until = async (fn: string | (() => boolean), key: keyof typeof at): Promise<boolean> => {
-      try {
-        await p.page.waitForFunction(fn, undefined, { timeout: left(), polling: 50 })
-        at[key] = performance.now() - t0
-        return true
-      } catch (err) {
+      // the page enforces waitForFunction's timeout itself: a starved page overruns it, so the deadline is kept here too
+      const met = await settle(p.page.waitForFunction(fn, undefined, { timeout: left(), polling: 50 }).then(() => true, (err) => {
         if (options.strict === true) throw err
         return false
-      }
+      }), false, left() + 1000)
+      if (met) at[key] = performance.now() - t0
+      return met
     }
     try {
       await p.page.goto(url, { timeout: left() })
       at.loaded = performance.now() - t0
     } catch (err) {
       if (options.strict === true) throw err
-      return { links: 0 }
+      return { links: NaN }
     }
     // each step is waited for on its own: a page that is slow to hold its
     // reservation may still link (its links then count), and the reverse
     if (await until(() => window.crosscheck?.stats()?.state === 'running', 'running')) {
-      p.peerId = await settle(p.page.evaluate(() => window.crosscheck.stats()?.peerId ?? ''), '')
+      p.peerId = await settle(p.page.evaluate(() => window.crosscheck.stats()?.peerId ?? '').catch(() => ''), '')
     }
     await until(() => window.crosscheck?.stats()?.contributing === true && window.crosscheck.stats()?.runtime != null, 'reachable')
     if (options.mesh) {
@@ -156,7 +157,9 @@ export async function closeAll (pages: PeerPage[]): Promise<void> {
 
 /** WebRTC (transport) and WebSocket bytes a page has sent and received so far. */
 export async function trafficOf (p: PeerPage): Promise<{ rtcSent: number, rtcReceived: number, wsSent: number, wsReceived: number, connections: number }> {
-  const rtc = await p.page.evaluate(async () => await (globalThis as any).__benchRtcBytes?.() ?? { sent: 0, received: 0, connections: 0 })
+  // NaN when the page does not answer in time (starved of CPU): the caller leaves it out
+  const none = { sent: NaN, received: NaN, connections: NaN }
+  const rtc = await settle(p.page.evaluate(async () => await (globalThis as any).__benchRtcBytes?.() ?? { sent: 0, received: 0, connections: 0 }).catch(() => none), none)
   return { rtcSent: rtc.sent, rtcReceived: rtc.received, wsSent: p.ws.sent, wsReceived: p.ws.received, connections: rtc.connections }
 }
 

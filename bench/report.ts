@@ -96,7 +96,7 @@ export function goalRows (r: Record<string, any>): GoalRow[] {
     rows.push({
       goal: '4 mesh',
       figure: `${m.pages} pages opened at once: all directly linked`,
-      measured: `${sec(m.allLinkedMs)} (all reachable ${sec(m.allReachableMs)}${m.allLinkedMs == null ? `; ${m.linkedPages}/${m.pages} pages fully linked, ${m.meanLinks.toFixed(1)}/${m.pages - 1} links each` : ''})`,
+      measured: `${sec(m.allLinkedMs)} (all reachable ${sec(m.allReachableMs)}${m.allLinkedMs == null ? `; ${m.linkedPages}/${m.pages} pages fully linked, ${Number.isFinite(m.meanLinks) ? m.meanLinks.toFixed(1) : '?'}/${m.pages - 1} links each${m.unresponsive > 0 ? `, ${m.unresponsive} pages unresponsive` : ''}` : ''})`,
       target: limit != null ? `< ${limit / 1000} s` : '(reference)',
       holds: limit != null ? m.allLinkedMs != null && m.allLinkedMs < limit : null
     })
@@ -106,7 +106,7 @@ export function goalRows (r: Record<string, any>): GoalRow[] {
     rows.push({
       goal: '4 idle',
       figure: `idle contributor tab, ${m.pages}-page mesh (renderer CPU incl. workers, ${m.idle.seconds.toFixed(0)} s)`,
-      measured: `${(100 * m.idle.perTabCores).toFixed(2)}% of a core; ${(m.idle.bytesPerPeerPerSecond.sent / 1024).toFixed(2)} KiB/s sent per peer${m.allLinkedMs == null ? ` (mesh still forming: ${m.linkedPages}/${m.pages} pages fully linked)` : ''}`,
+      measured: `${(100 * m.idle.perTabCores).toFixed(2)}% of a core; ${(m.idle.bytesPerPeerPerSecond.sent / 1024).toFixed(2)} KiB/s sent per peer`,
       target: '< 1% of a core',
       holds: m.idle.perTabCores < 0.01
     })
@@ -169,6 +169,31 @@ export function formatTable (r: Record<string, any>): string {
       lines.push(`${pad(label, 22)}${ids.map(id => pad((jobs[id].meanStages[key] ?? NaN).toFixed(2), 10)).join('')}  ${ids.map(id => (jobs[id].cold?.stages?.[key] ?? NaN).toFixed(1)).join(' / ')}`)
     }
     lines.push(`${pad('total (mean)', 22)}${ids.map(id => pad(jobs[id].total.mean.toFixed(2), 10)).join('')}  ${ids.map(id => (jobs[id].cold?.totalMs ?? NaN).toFixed(1)).join(' / ')}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** The goals table and the per-stage table as Markdown (bench/results.md; the README's Benchmarks section quotes it). */
+export function formatMarkdown (r: Record<string, any>): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|')
+  const rows = r.goals as GoalRow[]
+  const load = (xs: number[] | undefined): string => (xs ?? []).map(x => x.toFixed(1)).join(' / ')
+  const lines: string[] = [
+    `Run of ${String(r.date).slice(0, 16).replace('T', ' ')} UTC, ${String(r.machine?.cpus)} cores (${String(r.machine?.model ?? 'cpu')}), Chromium ${String(r.machine?.chromium ?? '?')}, ${String(r.machine?.node)}; load average (1/5/15 min) ${load(r.machine?.loadavgAtStart)} at start, ${load(r.machine?.loadavgAtEnd)} at end; ${Math.round(r.seconds ?? 0)} s.`,
+    '',
+    '| goal | figure | measured | target | holds |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map(x => `| ${x.goal} | ${cell(x.figure)} | ${cell(x.measured)} | ${cell(x.target)} | ${x.holds == null ? '–' : x.holds ? 'yes' : '**no**'} |`)
+  ]
+  const jobs = r.jobs?.perModel as Record<string, any> | undefined
+  if (jobs != null) {
+    const ids = Object.keys(jobs)
+    lines.push('', 'Warm verified job (k=3, quorum 2), mean ms per stage along the critical path; cold = the first job of each model (workers fetch it):', '')
+    lines.push(`| stage | ${ids.join(' | ')} | ${ids.map(id => `${id} cold`).join(' | ')} |`)
+    lines.push(`| --- | ${ids.map(() => '---:').join(' | ')} | ${ids.map(() => '---:').join(' | ')} |`)
+    const f = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : x.toFixed(1))
+    for (const { key, label } of STAGES) lines.push(`| ${label} | ${ids.map(id => f(jobs[id].meanStages[key])).join(' | ')} | ${ids.map(id => f(jobs[id].cold?.stages?.[key])).join(' | ')} |`)
+    lines.push(`| **total** | ${ids.map(id => f(jobs[id].total.mean)).join(' | ')} | ${ids.map(id => f(jobs[id].cold?.totalMs)).join(' | ')} |`)
   }
   return lines.join('\n') + '\n'
 }

@@ -66,6 +66,7 @@ export function padModel (bytes: Uint8Array, pad: number): Uint8Array {
 
 export function benchHooks (getNode: () => CrosscheckNode | undefined, getManifest: () => ModelManifest | undefined) {
   let trace: TraceEntry[] = []
+  const runtimes = new Map<number, { rt: WorkerRuntime, loaded: Set<string> }>()
   let unsubscribe: (() => void) | undefined
 
   const node = (): CrosscheckNode => {
@@ -150,28 +151,39 @@ export function benchHooks (getNode: () => CrosscheckNode | undefined, getManife
       return { done: latencies.length, errors, latencies, ms: lastEnd - t0 }
     },
 
-    /** Runtime-reported and wall ms of `n` runs on a fresh onnxruntime-web worker with `threads` threads (plain WASM). */
+    /**
+     * Runtime-reported and wall ms of `n` runs on a second onnxruntime-web
+     * worker with `threads` threads (plain WASM), kept between calls so that
+     * the bench can interleave batches with onnxruntime-node's; `runtimeClose` ends them.
+     */
     runtime: async (threads: number, id: string, inputsJson: unknown, n: number) => {
       const sha = shaOf(id)
-      const bytes = await node().getModelBytes(sha)
-      const runtime = new WorkerRuntime({ threads, preferredBackend: 'wasm' })
-      try {
-        const info = await runtime.probe()
-        await runtime.loadModel(sha, bytes.slice().buffer)
-        const inputs = tensorsFromJSON(inputsJson)
-        await runtime.run(sha, inputs, { transfer: false })
-        const ms: number[] = []
-        const wall: number[] = []
-        for (let i = 0; i < n; i++) {
-          const t0 = performance.now()
-          const r = await runtime.run(sha, inputs, { transfer: false })
-          wall.push(performance.now() - t0)
-          ms.push(r.ms)
-        }
-        return { threads: info.threads, numericClass: info.numericClass, ms, wall }
-      } finally {
-        await runtime.close()
+      let runtime = runtimes.get(threads)
+      if (runtime == null) {
+        runtime = { rt: new WorkerRuntime({ threads, preferredBackend: 'wasm' }), loaded: new Set() }
+        runtimes.set(threads, runtime)
       }
+      const { rt, loaded } = runtime
+      const info = await rt.probe()
+      const inputs = tensorsFromJSON(inputsJson)
+      if (!loaded.has(sha)) {
+        await rt.loadModel(sha, (await node().getModelBytes(sha)).slice().buffer)
+        loaded.add(sha)
+        await rt.run(sha, inputs, { transfer: false })
+      }
+      const ms: number[] = []
+      const wall: number[] = []
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now()
+        const r = await rt.run(sha, inputs, { transfer: false })
+        wall.push(performance.now() - t0)
+        ms.push(r.ms)
+      }
+      return { threads: info.threads, numericClass: info.numericClass, ms, wall }
+    },
+    runtimeClose: async (): Promise<void> => {
+      for (const { rt } of runtimes.values()) await rt.close()
+      runtimes.clear()
     },
 
     /**
