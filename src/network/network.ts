@@ -244,23 +244,20 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     const onRetraction = (evt: CustomEvent<{ from: string, record: string }>): void => { this.safeDispatchEvent('network:retraction', { detail: evt.detail }) }
     const onUpload = (evt: CustomEvent<ModelUploadProgress>): void => { this.safeDispatchEvent('model:upload', { detail: evt.detail }) }
     const onRelay = (evt: CustomEvent<RelayChange>): void => { this.safeDispatchEvent('network:relay', { detail: evt.detail }) }
-    node.addEventListener('peer:discovery', onDiscovery)
-    node.addEventListener('connection:open', onConnection)
-    node.addEventListener('connection:close', onConnection)
-    gossip.addEventListener('network:announcement', onAnnouncement)
-    gossip.addEventListener('network:observation', onObservation)
-    gossip.addEventListener('network:retraction', onRetraction)
-    models.addEventListener('model:upload', onUpload)
-    relays.addEventListener('network:relay', onRelay)
+    // every subscription in one list, so attaching and detaching cannot drift apart
+    const subscriptions: Array<[EventTarget, string, (evt: CustomEvent<any>) => void]> = [
+      [node, 'peer:discovery', onDiscovery],
+      [node, 'connection:open', onConnection],
+      [node, 'connection:close', onConnection],
+      [gossip, 'network:announcement', onAnnouncement],
+      [gossip, 'network:observation', onObservation],
+      [gossip, 'network:retraction', onRetraction],
+      [models, 'model:upload', onUpload],
+      [relays, 'network:relay', onRelay]
+    ]
+    for (const [target, type, handler] of subscriptions) target.addEventListener(type, handler as EventListener)
     const detach = (): void => {
-      node.removeEventListener('peer:discovery', onDiscovery)
-      node.removeEventListener('connection:open', onConnection)
-      node.removeEventListener('connection:close', onConnection)
-      gossip.removeEventListener('network:announcement', onAnnouncement)
-      gossip.removeEventListener('network:observation', onObservation)
-      gossip.removeEventListener('network:retraction', onRetraction)
-      models.removeEventListener('model:upload', onUpload)
-      relays.removeEventListener('network:relay', onRelay)
+      for (const [target, type, handler] of subscriptions) target.removeEventListener(type, handler as EventListener)
     }
 
     // expired entries leave the directory even when no event arrives to notice

@@ -6,7 +6,6 @@
  * refusal, and takes the full relay's reservation once it has room again.
  */
 import { describe, it, expect, afterEach } from 'vitest'
-import { createServer } from 'node:net'
 import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { startRelay } from './relay.js'
@@ -14,6 +13,7 @@ import type { Relay } from './relay.js'
 import { Network } from './network.js'
 import { generateIdentity } from './keys.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { closedPort } from '../testing/net.js'
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -22,15 +22,6 @@ afterEach(async () => {
 
 async function someId (): Promise<string> {
   return peerIdFromPrivateKey(await generateIdentity()).toString()
-}
-
-/** A loopback port nothing listens on (bound, then released). */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  return port
 }
 
 async function peer (relays: string[], dialTimeout = 10_000): Promise<Network> {

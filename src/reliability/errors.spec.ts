@@ -5,14 +5,13 @@
  * over the size limit.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { startRelay } from '../network/relay.js'
 import type { Relay } from '../network/relay.js'
 import type { CrosscheckNode } from '../index.node.js'
 import { MAX_MODEL_BYTES } from '../inference/constants.js'
 import { runCli } from '../../e2e/fixtures/cli.js'
 import { MLP_INPUT, startRequester } from './harness.js'
+import { closedPort } from '../testing/net.js'
 
 const RELAY_ID = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
 
@@ -28,14 +27,6 @@ afterAll(async () => {
   await requester?.stop()
   await relay?.stop()
 })
-
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  return port
-}
 
 describe('clear errors', () => {
   it('crosscheck submit to an unreachable relay names the address and says the connection was refused', async () => {
