@@ -45,6 +45,8 @@ test('a visitor of another origin starts the widget; its peer answers a verified
   let requester: PeerPage | undefined
   try {
     requester = await PeerPage.open(browser, relay.addr, 'requester')
+    // no background canaries: the host must see exactly the one job asked here
+    await requester.page.evaluate(async () => { await window.crosscheck.configureRequester({ canaryRate: 0 }) })
 
     visitor = await WidgetHost.open(browser, `${host.origin}/`, site)
     const { page } = visitor
