@@ -149,6 +149,9 @@ export default defineConfig(({ mode }) => {
     // Pre-bundling onnxruntime-web breaks its import.meta.url-relative wasm lookup in dev.
     optimizeDeps: { exclude: ['onnxruntime-web'] },
     // CROSSCHECK_OUT_DIR lets parallel builds (tests, benches) keep apart
-    build: { target: 'es2022', outDir: process.env.CROSSCHECK_OUT_DIR ?? 'dist' }
+    // the libp2p stack (noise, yamux, WebRTC, gossipsub) is one ~760 kB chunk shared by the page and the widget frame,
+    // loaded once and cached: warn only if it grows well past that
+    // bundlerTimings: rolldown warns when plugins take seconds, which on a busy 2-core machine is every build: noise, not news
+    build: { target: 'es2022', outDir: process.env.CROSSCHECK_OUT_DIR ?? 'dist', chunkSizeWarningLimit: 1024, rolldownOptions: { checks: { bundlerTimings: false } } }
   }
 })

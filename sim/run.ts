@@ -149,6 +149,7 @@ async function main (): Promise<void> {
     add(`production/mixed/${seed}`, { attacker: 'mixed', seed })
     add(`fault/all/${seed}`, { ...RECOMMENDED, attacker: 'none', seed, backendFault: { backend: 'ort-web/webgpu', rate: 1 } })
     add(`fault/some/${seed}`, { ...RECOMMENDED, attacker: 'none', seed, backendFault: { backend: 'ort-web/webgpu', rate: 0.05 } })
+    add(`fault/all-noverdict/${seed}`, { ...RECOMMENDED, attacker: 'none', seed, backendFault: { backend: 'ort-web/webgpu', rate: 1 }, backendVerdicts: false })
     add(`settle/strategic/${seed}`, { ...RECOMMENDED, attacker: 'strategic', seed, recentLimit: 1e9, trust: { recentLimit: 1e9 } })
   }
   const rechecks = quick ? [0.05, 0.2, 1] : [0.05, 0.1, 0.2, 0.4, 0.7, 1]
@@ -255,10 +256,15 @@ async function main (): Promise<void> {
     const fb = rs.map((r) => r.faultBackend!)
     const peers = fb.reduce((a, b) => a + b.peers, 0)
     const flagged = fb.reduce((a, b) => a + b.flagged, 0)
-    const first = fb.map((b) => b.firstFlagHours).filter((h): h is number => h !== null)
-    return `| ${label} | ${rate(p.wrongAccepted, p.jobs)} | ${rate(p.wrongStanding, p.jobs)} | ${flagged}/${peers} | ${first.length === 0 ? '–' : (first.reduce((a, b) => a + b, 0) / first.length).toFixed(1)} h | ${p.honestFlagged} | ${p.compute.toFixed(2)} |`
+    const mean = (xs: Array<number | null>): string => {
+      const hs = xs.filter((h): h is number => h !== null)
+      return hs.length === 0 ? '–' : `${(hs.reduce((a, b) => a + b, 0) / hs.length).toFixed(1)} h`
+    }
+    const judged = fb.filter((b) => b.verdictHours !== null).length
+    const after = fb.reduce((a, b) => a + b.askedAfterVerdict, 0)
+    return `| ${label} | ${rate(p.wrongAccepted, p.jobs)} | ${rate(p.wrongStanding, p.jobs)} | ${flagged}/${peers} | ${mean(fb.map((b) => b.firstFlagHours))} | ${judged}/${fb.length} runs, ${mean(fb.map((b) => b.verdictHours))} | ${judged === 0 ? '–' : after} | ${p.honestFlagged} | ${p.compute.toFixed(2)} |`
   }
-  console.log(`\n### A backend wrong the same way on every peer (WebGPU; no attackers; recommended settings; seeds ${seeds.join('–')})\n\n| fault | wrong accepted | wrong standing | WebGPU peers flagged | first flag after | other honest peers flagged | compute / job |\n|---|---|---|---|---|---|---|\n${faultRow('every input', get('fault/all/'))}\n${faultRow('5 % of inputs', get('fault/some/'))}`)
+  console.log(`\n### A backend wrong the same way on every peer (WebGPU; no attackers; recommended settings; seeds ${seeds.join('–')})\n\n| fault | wrong accepted | wrong standing | WebGPU peers flagged | first flag after | backend judged | its peers asked after | other honest peers flagged | compute / job |\n|---|---|---|---|---|---|---|---|---|\n${faultRow('every input', get('fault/all/'))}\n${faultRow('5 % of inputs', get('fault/some/'))}\n${faultRow('every input, no backend verdicts', get('fault/all-noverdict/'))}`)
 
   // ---------------------------------------------------------------- settlement hook
   const settle = pool(get('settle/strategic/'))

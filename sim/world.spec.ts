@@ -24,11 +24,17 @@ describe('simulation (small, seeded)', () => {
     expect(fixed.realDispatchesPerJob).toBeGreaterThanOrEqual(3)
   })
 
-  it('a backend wrong the same way everywhere is outvoted by the others: its peers are flagged, no one else', () => {
-    const r = runSim(defaultOptions({ ...small, attacker: 'none', adaptive: { newcomerShare: 0.05 }, backendFault: { backend: 'ort-web/webgpu', rate: 1 } }))
-    expect(r.faultBackend!.flagged).toBeGreaterThan(0)
+  it('a backend wrong the same way everywhere is judged by canaries and left out: its peers are no longer asked, no one else is flagged', () => {
+    const fault = { backend: 'ort-web/webgpu', rate: 1 }
+    const r = runSim(defaultOptions({ ...small, attacker: 'none', adaptive: { newcomerShare: 0.05 }, backendFault: fault }))
+    expect(r.faultBackend!.verdictHours).not.toBeNull()
+    expect(r.faultBackend!.askedAfterVerdict).toBe(0)
     expect(r.honestFlagged).toBe(0)
     expect(r.wrongStanding).toBe(0)
+    // without backend verdicts its peers are caught one identity at a time, and keep being asked
+    const without = runSim(defaultOptions({ ...small, attacker: 'none', adaptive: { newcomerShare: 0.05 }, backendFault: fault, backendVerdicts: false }))
+    expect(without.faultBackend!.verdictHours).toBeNull()
+    expect(without.faultBackend!.flagged).toBeGreaterThan(r.faultBackend!.flagged)
   })
 
   it('is deterministic for a seed', () => {

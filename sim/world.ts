@@ -4,7 +4,7 @@
  * decides is the production code, driven the way src/jobs drives it:
  * planJob / peersFor / JobRun (the acceptance state machine), ReputationBook,
  * CanarySchedule / judgeCanary, and the flag → re-verify → retract loop of
- * src/jobs/trust.ts (2-of-2 re-runs of the flagged peer's remembered jobs).
+ * src/jobs/trust.ts (REVERIFY_MODE, 3-of-3 re-runs of the flagged peer's remembered jobs).
  *
  * Modelled: peer lifetimes (visitors for minutes, extensions and Node
  * workers for days), four numeric classes with the measured float gaps,
@@ -16,9 +16,10 @@
  * (every peer its own group: the worst case).
  */
 import { CanarySchedule } from '../src/consensus/canary.js'
+import { BackendHealth } from '../src/consensus/backend-health.js'
 import { outputsAgree } from '../src/consensus/compare.js'
 import { JobRun, peersFor } from '../src/consensus/jobrun.js'
-import { planJob } from '../src/consensus/replication.js'
+import { REVERIFY_MODE, planJob } from '../src/consensus/replication.js'
 import { ReputationBook } from '../src/consensus/reputation.js'
 import { createRng } from '../src/consensus/select.js'
 import { createTensor, hashTensors } from '../src/tensor/index.js'
@@ -86,6 +87,13 @@ export interface SimOptions {
   identityCost: number
   /** A backend wrong the same way on every peer: on this fraction of inputs. */
   backendFault?: { backend: string, rate: number }
+  /**
+   * Backend verdicts from canaries (src/consensus/backend-health.ts, as trust.ts
+   * uses them): per-backend canary aim, a canary after a dispute without an
+   * answer, and a faulty backend's peers left out. False runs without, to show
+   * what they buy. @default true
+   */
+  backendVerdicts?: boolean
   /** Per element probability that an honest deviation is 3x the measured maximum (an unmeasured tail). */
   tail: number
   /** Elements per output tensor. */
@@ -156,7 +164,17 @@ export interface SimResult {
   /** Wrong accepts by the job's plan: first peer established (solo) or not, recheck planned, disputed. */
   wrongWhy: Record<string, number>
   /** Peers of the faulty backend: identities, flagged, first flag (hours into the run). */
-  faultBackend?: { peers: number, flagged: number, firstFlagHours: number | null, wrongAccepted: number, wrongStanding: number }
+  faultBackend?: {
+    peers: number
+    flagged: number
+    firstFlagHours: number | null
+    wrongAccepted: number
+    wrongStanding: number
+    /** Hours into the run when canaries judged the backend itself (null: never). */
+    verdictHours: number | null
+    /** Replicas sent to the faulty backend's peers after that verdict (fresh identities included). */
+    askedAfterVerdict: number
+  }
   hours: number
   ms: number
 }
@@ -196,8 +214,6 @@ function peerIdOf (i: number): string {
 }
 const hex64 = (n: number): string => n.toString(16).padStart(64, '0')
 const MODEL = 'ab'.repeat(32)
-/** How trust.ts re-runs a remembered job (REVERIFY in src/jobs/trust.ts). */
-const REVERIFY_MODE: PlanMode = { kind: 'fixed', replicas: 3, quorum: 3 }
 
 export function runSim (o: SimOptions): SimResult {
   const t0 = performance.now()
@@ -368,6 +384,10 @@ export function runSim (o: SimOptions): SimResult {
   let honestRejected = 0
   let honestNear = 0
   let faultFirstFlag: number | undefined
+  const verdicts = o.backendVerdicts !== false
+  const health = new BackendHealth()
+  let faultVerdictAt: number | undefined
+  let faultAskedAfterVerdict = 0
   let dispatchesReal = 0
   let dispatchesOther = 0
   let canaryJobs = 0
@@ -396,6 +416,10 @@ export function runSim (o: SimOptions): SimResult {
         else s.wrongVotes++
       }
     }
+    if (verdicts && a.numericClass !== undefined && (a.outcome === 'canary-passed' || a.outcome === 'canary-failed' || a.outcome === 'near-miss')) {
+      const v = health.observe(MODEL, a.numericClass, a.peerId, a.outcome)
+      if (v !== undefined && o.backendFault !== undefined && v.backend === o.backendFault.backend) faultVerdictAt ??= now
+    }
     if (book.record(a.peerId, a.outcome, { modelHash: MODEL, numericClass: a.numericClass, jobId: a.jobId, at: now, sole: a.sole })) {
       p.flaggedAt = now
       flaggedIds.add(p.id)
@@ -407,8 +431,12 @@ export function runSim (o: SimOptions): SimResult {
 
   /** One job through planJob + JobRun, answered by the simulated peers. */
   let lastShape = ''
+  /** The last runJob ended without an answer after its votes conflicted. */
+  let lastDisputedFailure = false
   const runJob = (job: Job, planMode: PlanMode, opts: { canary?: boolean, firstWeight?: (peerId: string) => number, exclude?: ReadonlySet<string>, count: (n: number) => void, seen: { flagged: Peer[], outvoted: Peer[] } }): AcceptAction | undefined => {
-    const pool = opts.exclude === undefined ? candidates : candidates.filter((c) => !opts.exclude!.has(c.peerId))
+    lastDisputedFailure = false
+    // trust.ts depsFor(): a backend judged wrong on the model is no longer drawn
+    const pool = candidates.filter((c) => opts.exclude?.has(c.peerId) !== true && !(verdicts && health.isFaulty(MODEL, c.numericClass)))
     let plan
     try {
       plan = planJob(planMode, { book, candidates: pool, modelHash: MODEL, rng: requesterRng, now, firstWeight: opts.firstWeight, exclude: opts.exclude })
@@ -436,6 +464,7 @@ export function runSim (o: SimOptions): SimResult {
             for (const id of peers) {
               const p = all.get(id)!
               if (p.kind !== 'honest' && COALITION.has(p.kind)) coalitionAsked.set(spec.jobId, (coalitionAsked.get(spec.jobId) ?? 0) + 1)
+              if (faultVerdictAt !== undefined && isFaultPeer(p)) faultAskedAfterVerdict++
             }
             for (const id of peers) {
               const p = all.get(id)!
@@ -463,6 +492,7 @@ export function runSim (o: SimOptions): SimResult {
       }
     }
     for (const id of run.dispatched) { const p = all.get(id)!; if (p.retire === true && p.leavesAt > now && p.kind === 'whitewash-once') replaceIdentity(p) }
+    lastDisputedFailure = run.result?.type === 'fail' && run.result.disputed
     lastShape = `${plan.established ? 'solo' : 'newcomer'}${plan.recheck ? '+recheck' : ''}${result?.recheckSkipped === true ? '(skipped)' : ''}${result?.disputed === true ? '+disputed' : ''}`
     return result
   }
@@ -502,6 +532,17 @@ export function runSim (o: SimOptions): SimResult {
     }
   }
 
+  /** trust.ts runCanary(): aimed at peers in canary probation and, per backend, at backends no canary has reached yet. */
+  const runCanary = (): void => {
+    canaryJobs++
+    dispatchesOther++ // the requester's own run of the known answer
+    const cseen = { flagged: [], outvoted: [] }
+    const inProbation = schedule.firstWeight(book)
+    const firstWeight = verdicts ? (peerId: string): number => inProbation(peerId) * health.canaryWeight(MODEL, all.get(peerId)!.numericClass) : inProbation
+    runJob(newJob(), mode, { canary: true, firstWeight, count: (n) => { dispatchesOther += n }, seen: cseen })
+    reverifyQueue.push(...cseen.flagged)
+  }
+
   let realJobs = 0
   while (realJobs < o.jobs) {
     now = start + realJobs * o.jobIntervalMs
@@ -515,6 +556,8 @@ export function runSim (o: SimOptions): SimResult {
     if (result === undefined) {
       const reason = candidates.length === 0 ? 'no-peers' : 'no-answer'
       failed[reason] = (failed[reason] ?? 0) + 1
+      // trust.ts request(): a dispute without an answer is followed by one canary of the same shape
+      if (verdicts && lastDisputedFailure) runCanary()
     } else {
       const wrong = !isRight(job, result.output, result.numericClass)
       let kind = 'none'
@@ -531,13 +574,7 @@ export function runSim (o: SimOptions): SimResult {
       accepted.set(jobId, { wrong, retracted: false, kind })
       recent.set(jobId, { job, output: result.output, numericClass: result.numericClass, reverified: false })
       while (recent.size > o.recentLimit) recent.delete(recent.keys().next().value as string)
-      if (schedule.next(requesterRng)) {
-        canaryJobs++
-        dispatchesOther++ // the requester's own run of the known answer
-        const cseen = { flagged: [], outvoted: [] }
-        runJob(newJob(), mode, { canary: true, firstWeight: schedule.firstWeight(book), count: (n) => { dispatchesOther += n }, seen: cseen })
-        reverifyQueue.push(...cseen.flagged)
-      }
+      if (schedule.next(requesterRng)) runCanary()
     }
     // trust.ts: re-verification runs in the background, one peer after another (here: before the next job)
     while (reverifyQueue.length > 0) reverify(reverifyQueue.shift()!)
@@ -564,7 +601,15 @@ export function runSim (o: SimOptions): SimResult {
   if (o.backendFault !== undefined) {
     const peers = [...all.values()].filter((p) => p.kind === 'honest' && isFaultPeer(p))
     const fs = byKind.fault
-    faultBackend = { peers: peers.length, flagged: peers.filter((p) => p.flaggedAt !== undefined).length, firstFlagHours: faultFirstFlag === undefined ? null : (faultFirstFlag - start) / 3600_000, wrongAccepted: fs?.wrongAccepted ?? 0, wrongStanding: fs?.wrongStanding ?? 0 }
+    faultBackend = {
+      peers: peers.length,
+      flagged: peers.filter((p) => p.flaggedAt !== undefined).length,
+      firstFlagHours: faultFirstFlag === undefined ? null : (faultFirstFlag - start) / 3600_000,
+      wrongAccepted: fs?.wrongAccepted ?? 0,
+      wrongStanding: fs?.wrongStanding ?? 0,
+      verdictHours: faultVerdictAt === undefined ? null : (faultVerdictAt - start) / 3600_000,
+      askedAfterVerdict: faultAskedAfterVerdict
+    }
   }
   const attackers = Object.entries(byKind).filter(([k]) => k !== 'honest' && k !== 'fault' && k !== 'none')
   const attackerRight = attackers.reduce((n, [, s]) => n + s.rightVotes, 0)

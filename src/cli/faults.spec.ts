@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import { createFault, parseFault } from './faults.js'
+import { outputsAgree } from '../consensus/compare.js'
+import { isNearMiss } from '../consensus/replication.js'
 import { createTensor, hashTensors } from '../tensor/index.js'
 import type { JobSpec } from '../consensus/types.js'
 
@@ -18,6 +20,15 @@ describe('fault injection', () => {
   it('always-wrong never returns the honest output', async () => {
     const out = await createFault('always-wrong')(ctx(2))
     expect(hashTensors(out)).not.toBe(hashTensors(honestOut))
+  })
+
+  it('backend-bug is wrong the same way on every peer, by more than any tolerance or near miss allows', async () => {
+    const a = await createFault('backend-bug')(ctx(2))
+    const b = await createFault('backend-bug')(ctx(2))
+    expect(hashTensors(a)).toBe(hashTensors(b))
+    const policy = { kind: 'tolerance' as const, atol: 1e-5, rtol: 1e-4 }
+    expect(outputsAgree(honestOut, a, policy, 'ort-node/cpu/t1/node', 'ort-node/cpu/t1/node')).toBe(false)
+    expect(isNearMiss(honestOut, a, policy, 'ort-node/cpu/t1/node', 'ort-node/cpu/t1/node')).toBe(false)
   })
 
   it('collude cheats only when it alone holds the quorum', async () => {

@@ -10,7 +10,7 @@ import type { NamedTensors, Tensor } from '../tensor/index.js'
 import type { JobSpec } from '../consensus/types.js'
 import type { InferenceRuntime } from '../core/types.js'
 
-export const FAULT_KINDS = ['always-wrong', 'collude', 'noise', 'slow', 'silent', 'copy'] as const
+export const FAULT_KINDS = ['always-wrong', 'collude', 'noise', 'slow', 'silent', 'copy', 'backend-bug'] as const
 export type FaultKind = typeof FAULT_KINDS[number]
 
 /** The environment switch without which `--fault` is refused. */
@@ -45,6 +45,17 @@ function mapOutputs (outputs: NamedTensors, delta: (i: number) => number): Named
   return out
 }
 
+/** Float outputs off by 5 % (far outside any tolerance, near miss included), others as `shift`: the same on every peer. */
+function skew (outputs: NamedTensors): NamedTensors {
+  const out: NamedTensors = {}
+  for (const [name, t] of Object.entries(outputs)) {
+    out[name] = t.data instanceof Float32Array || t.data instanceof Float64Array
+      ? shift(t, (i) => 0.05 * Number(t.data[i]) + 1e-3)
+      : shift(t, () => 1)
+  }
+  return out
+}
+
 export interface FaultContext {
   spec: JobSpec
   /** Runs the model honestly. */
@@ -66,6 +77,10 @@ export function createFault (kind: FaultKind): (ctx: FaultContext) => Promise<Na
     switch (kind) {
       case 'always-wrong':
         return mapOutputs(await honest(), () => 1)
+      case 'backend-bug':
+        // not a liar: a runtime bug (a driver, a miscompiled build) that every
+        // peer on the backend shares, so its peers agree with each other
+        return skew(await honest())
       case 'collude':
         // cheats only when it alone holds the quorum; the wrong answer is a
         // fixed function of the right one, so colluders would agree on it

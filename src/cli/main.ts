@@ -21,7 +21,7 @@ Commands:
               [--policy '<json>'] [--out receipt.json]
   verify    Verify a receipt offline     verify <receipt.json> [--record <settlement.json>]...
   worker    Take jobs with onnxruntime-node   --relay <multiaddr>
-              [--fault always-wrong|collude|noise|slow|silent|copy]  (tests only; needs CROSSCHECK_TEST_FAULTS=1)
+              [--fault always-wrong|collude|noise|slow|silent|copy|backend-bug]  (tests only; needs CROSSCHECK_TEST_FAULTS=1)
   models    Write the model catalog      [--out dist]
   bench     Benchmarks (see README)      [--out bench/results.json]
 `

@@ -153,7 +153,7 @@ describe('JobRun', () => {
     run.step({ type: 'vote', at: 1, ballot: vote('b', BAD) })
     run.step({ type: 'vote', at: 1, ballot: vote('c', GOOD) })
     const actions = run.step({ type: 'vote', at: 1, ballot: vote('d', BAD) })
-    expect(actions).toEqual([{ type: 'fail', reason: 'cap', detail: expect.stringContaining('cap of 6') }])
+    expect(actions).toEqual([{ type: 'fail', reason: 'cap', detail: expect.stringContaining('cap of 6'), disputed: true }])
     expect(run.result).toMatchObject({ type: 'fail', reason: 'cap' })
   })
 
@@ -205,10 +205,10 @@ describe('JobRun', () => {
   it('the deadline and an abort fail the job, cancelling what is in flight', () => {
     const { run } = started(['a', 'b'])
     run.step({ type: 'vote', at: 1, ballot: vote('a', GOOD) })
-    expect(run.step({ type: 'deadline', at: 2 })).toEqual([{ type: 'cancel', peerId: P('b') }, { type: 'fail', reason: 'timeout', detail: expect.stringContaining('deadline') }])
+    expect(run.step({ type: 'deadline', at: 2 })).toEqual([{ type: 'cancel', peerId: P('b') }, { type: 'fail', reason: 'timeout', detail: expect.stringContaining('deadline'), disputed: false }])
     expect(run.step({ type: 'deadline', at: 3 })).toEqual([])
     const other = started(['a']).run
-    expect(other.step({ type: 'abort', at: 1 })).toEqual([{ type: 'cancel', peerId: P('a') }, { type: 'fail', reason: 'aborted', detail: 'aborted' }])
+    expect(other.step({ type: 'abort', at: 1 })).toEqual([{ type: 'cancel', peerId: P('a') }, { type: 'fail', reason: 'aborted', detail: 'aborted', disputed: false }])
   })
 
   it('ignores late, duplicate, other-job and unsolicited votes', () => {
@@ -240,7 +240,7 @@ describe('JobRun', () => {
     expect(run.step({ type: 'vote', at: 2, ballot: vote('b', GOOD) })).toEqual([{ type: 'dispatch', count: 1, reason: 'replace', job: 'main' }])
     expect(run.step({ type: 'dispatched', at: 2, jobId: MAIN, reason: 'replace', peers: [] })).toEqual([])
     expect(run.step({ type: 'vote', at: 3, ballot: vote('c', GOOD) })).toEqual([{ type: 'dispatch', count: 1, reason: 'replace', job: 'main' }])
-    expect(run.step({ type: 'dispatched', at: 4, jobId: MAIN, reason: 'replace', peers: [] })).toEqual([{ type: 'fail', reason: 'no-peers', detail: expect.stringContaining('no further peer') }])
+    expect(run.step({ type: 'dispatched', at: 4, jobId: MAIN, reason: 'replace', peers: [] })).toEqual([{ type: 'fail', reason: 'no-peers', detail: expect.stringContaining('no further peer'), disputed: false }])
   })
 
   it('refuses shell mistakes', () => {

@@ -58,6 +58,9 @@ export type DispatchReason = 'initial' | 'recheck' | 'replace' | 'dispute'
 /** Why a job ended without an answer. */
 export type FailReason = 'cap' | 'no-peers' | 'timeout' | 'aborted'
 
+/** The job ends without an answer. `disputed`: some vote dissented (the answers conflicted; a known answer could say who was wrong). */
+export interface FailAction { type: 'fail', reason: FailReason, detail: string, disputed: boolean }
+
 export interface JobRunParams {
   /** The main job id: the receipt's, and the spec the initial replicas get. */
   jobId: string
@@ -112,7 +115,7 @@ export type JobRunAction =
   | { type: 'record', peerId: string, outcome: Outcome, numericClass?: NumericClass, jobId: string, sole: boolean }
   | { type: 'cancel', peerId: string }
   | AcceptAction
-  | { type: 'fail', reason: FailReason, detail: string }
+  | FailAction
   | { type: 'ignore', peerId: string, why: 'late' | 'duplicate' | 'other-job' | 'unsolicited' }
 
 // ---------------------------------------------------------------- the machine
@@ -141,7 +144,7 @@ export class JobRun {
   private recheckSkipped = false
   private disputed = false
   private readonly ignoredVotes: Array<{ peerId: string, why: string }> = []
-  private outcome: AcceptAction | { type: 'fail', reason: FailReason, detail: string } | undefined
+  private outcome: AcceptAction | FailAction | undefined
 
   constructor (params: JobRunParams) {
     if (!Number.isSafeInteger(params.quorum) || params.quorum < 1) throw new InvalidArgumentError(`quorum must be an integer >= 1, got ${params.quorum}`)
@@ -161,7 +164,7 @@ export class JobRun {
 
   get decided (): boolean { return this.status === 'accepted' || this.status === 'failed' }
   /** The accept or fail action, once decided. */
-  get result (): AcceptAction | { type: 'fail', reason: FailReason, detail: string } | undefined { return this.outcome }
+  get result (): AcceptAction | FailAction | undefined { return this.outcome }
   /** Every peer asked, in order. */
   get dispatched (): string[] { return this.order.map((a) => a.peerId) }
   /** Peers asked, as a set (never asked twice). */
@@ -284,7 +287,7 @@ export class JobRun {
     this.pending = undefined
     for (const a of this.order) if (a.state === 'inflight') out.push({ type: 'cancel', peerId: a.peerId })
     this.recordCanary(out)
-    const action = { type: 'fail' as const, reason, detail }
+    const action = { type: 'fail' as const, reason, detail, disputed: this.disputed }
     this.outcome = action
     out.push(action)
   }

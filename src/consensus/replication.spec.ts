@@ -109,3 +109,49 @@ describe('planJob', () => {
     expect(planJob({ kind: 'adaptive' }, { book, candidates: c, modelHash: HASH_A, rng: createRng(1), now: 0 })).toMatchObject({ replicas: 3, quorum: 3 })
   })
 })
+
+describe('live first (a peer with no open link may have left)', () => {
+  const mixed = (): Candidate[] => cands(6).map((c, i) => ({ ...c, live: i % 2 === 0 }))
+  const liveIds = (c: Candidate[]): string[] => c.filter((x) => x.live !== false).map((x) => x.peerId).sort()
+
+  it('fixed mode draws only live peers while they are enough, and fills from the rest only what they cannot', () => {
+    const book = new ReputationBook()
+    const c = mixed()
+    for (let seed = 0; seed < 20; seed++) {
+      const three = planJob({ kind: 'fixed', replicas: 3, quorum: 2 }, { book, candidates: c, modelHash: HASH_A, rng: createRng(seed), now: 0 })!
+      expect(three.peers.sort()).toEqual(liveIds(c))
+      const five = planJob({ kind: 'fixed', replicas: 5, quorum: 3 }, { book, candidates: c, modelHash: HASH_A, rng: createRng(seed), now: 0 })!
+      expect(five.peers.slice(0, 3).sort()).toEqual(liveIds(c))
+      expect(new Set(five.peers).size).toBe(5)
+    }
+    expect(() => planJob({ kind: 'fixed', replicas: 7, quorum: 2 }, { book, candidates: c, modelHash: HASH_A, rng: createRng(1), now: 0 })).toThrow('need 7 peers, only 6 available')
+  })
+
+  it('adaptive mode draws its first peer and partners among live peers, and departed ones only when nobody live is left', () => {
+    const book = new ReputationBook()
+    const c = mixed()
+    for (let seed = 0; seed < 20; seed++) {
+      const plan = planReplication({ book, candidates: c, modelHash: HASH_A, rng: createRng(seed), now: 0 })!
+      expect(plan.peers.slice().sort()).toEqual(liveIds(c))
+    }
+    const oneLive = c.map((x, i) => ({ ...x, live: i === 3 }))
+    for (let seed = 0; seed < 20; seed++) {
+      const plan = planReplication({ book, candidates: oneLive, modelHash: HASH_A, rng: createRng(seed), now: 0 })!
+      expect(plan.peers[0]).toBe(c[3].peerId)
+      expect(plan.peers).toHaveLength(3)
+    }
+  })
+
+  it('escalation prefers a live peer over a better-tiered one that is not live', () => {
+    const book = new ReputationBook({ establishedAfter: 1 })
+    const c: Candidate[] = [
+      { peerId: fakePeer('voter'), numericClass: GPU, group: 'g0' },
+      { peerId: fakePeer('goneEstablished'), numericClass: CLASS_WEB, group: 'g1', live: false },
+      { peerId: fakePeer('liveNewcomer'), numericClass: GPU, group: 'g2', live: true }
+    ]
+    establish(book, fakePeer('goneEstablished'), CLASS_WEB)
+    for (let seed = 0; seed < 10; seed++) {
+      expect(escalationPlan({ book, candidates: c, modelHash: HASH_A, rng: createRng(seed), now: 0, tried: new Set([fakePeer('voter')]), voterClasses: [GPU], count: 1 })).toEqual([fakePeer('liveNewcomer')])
+    }
+  })
+})

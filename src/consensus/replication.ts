@@ -21,6 +21,7 @@ import { DEFAULT_CROSS_CLASS_TOLERANCE, outputsAgree } from './compare.js'
 import { groupKeyOf } from './groups.js'
 import { backendOf } from './reputation.js'
 import { selectPeers } from './select.js'
+import { NotEnoughPeersError } from '../errors.js'
 import type { GroupOf } from './groups.js'
 import type { ReputationBook } from './reputation.js'
 import type { Rng } from './select.js'
@@ -34,7 +35,16 @@ export interface Candidate {
   numericClass: NumericClass
   /** Sybil group (groups.ts); undefined: its own group. */
   group?: string
+  /**
+   * False when the requester has no open link to it right now (it announced,
+   * but may have left since). Such peers are drawn only when the live ones
+   * are not enough, so a departed peer is never asked ahead of a live one.
+   * @default true
+   */
+  live?: boolean
 }
+
+const isLive = (c: Candidate): boolean => c.live !== false
 
 export interface PlanInput {
   book: ReputationBook
@@ -85,6 +95,14 @@ export type AdaptiveOptions = Pick<PlanInput, 'base' | 'minReplicas' | 'floorRec
 export type PlanMode =
   | { kind: 'fixed', replicas: number, quorum: number }
   | { kind: 'adaptive', options?: AdaptiveOptions }
+
+/**
+ * How a flagged or outvoted peer's remembered job is re-run, in the
+ * background (src/jobs/trust.ts; the simulation runs the same): three other
+ * peers that must all agree, because two colluders in a 2-of-2 re-run could
+ * retract a right answer.
+ */
+export const REVERIFY_MODE = { kind: 'fixed', replicas: 3, quorum: 3 } as const satisfies PlanMode
 
 export interface ReplicationPlan {
   /** Dispatch to these now (first is the drawn peer). */
@@ -151,6 +169,8 @@ export function planReplication (input: PlanInput): ReplicationPlan | undefined 
       for (let j = 0; j < pool.length; j++) if (est[j] === drawNew) weights[j] = 0
     }
   }
+  // live first: the first peer is drawn among live ones whenever one can be drawn
+  if (pool.some((c, j) => weights[j] > 0 && isLive(c))) for (let j = 0; j < pool.length; j++) if (!isLive(pool[j])) weights[j] = 0
   const i = weightedPick(pool, weights, rng)
   if (i < 0) return undefined
   const first = pool[i]
@@ -181,7 +201,8 @@ interface PreferInput {
 /**
  * Picks up to `count` peers of unused groups, one at a time, from the best
  * non-empty tier: established on another backend, established, another
- * backend, anyone (weighted by the book within a tier).
+ * backend, anyone (weighted by the book within a tier); peers not live come
+ * after every live one, in the same order of tiers.
  */
 function pickPreferred (p: PreferInput): string[] {
   const out: string[] = []
@@ -189,10 +210,10 @@ function pickPreferred (p: PreferInput): string[] {
   let pool = p.pool.map((c) => ({ c, g: groupOfCandidate(c) })).filter((x) => !p.usedGroups.has(x.g) && p.book.isSelectable(x.c.peerId, p.now)).map(({ c, g }) => {
     const est = p.book.isEstablished(c.peerId, p.modelHash, c.numericClass)
     const other = !p.avoidBackends.has(backendOf(c.numericClass))
-    return { c, g, tier: est && other ? 0 : est ? 1 : other ? 2 : 3, weight: p.book.weight(c.peerId, p.now) }
+    return { c, g, tier: (est && other ? 0 : est ? 1 : other ? 2 : 3) + (isLive(c) ? 0 : 4), weight: p.book.weight(c.peerId, p.now) }
   })
   while (out.length < p.count && pool.length > 0) {
-    let best = 3
+    let best = Infinity
     for (const x of pool) if (x.tier < best) best = x.tier
     const tier = pool.filter((x) => x.tier === best)
     const j = weightedPick(tier.map((x) => x.c), tier.map((x) => x.weight), p.rng)
@@ -264,7 +285,13 @@ export function isNearMiss (a: NamedTensors, b: NamedTensors, policy: Comparison
  */
 export function planJob (mode: PlanMode, input: Omit<PlanInput, keyof AdaptiveOptions>): ReplicationPlan | undefined {
   if (mode.kind === 'adaptive') return planReplication({ ...input, ...mode.options })
-  const pool = input.candidates.filter((c) => input.exclude?.has(c.peerId) !== true && input.book.isSelectable(c.peerId, input.now)).map((c) => c.peerId)
-  const peers = selectPeers(pool, mode.replicas, input.rng)
+  const pool = input.candidates.filter((c) => input.exclude?.has(c.peerId) !== true && input.book.isSelectable(c.peerId, input.now))
+  // live peers first: the rest are drawn only for the replicas the live ones cannot fill
+  const live = [...new Set(pool.filter(isLive).map((c) => c.peerId))]
+  const rest = [...new Set(pool.filter((c) => !isLive(c) && !live.includes(c.peerId)).map((c) => c.peerId))]
+  if (live.length + rest.length < mode.replicas) throw new NotEnoughPeersError(`need ${mode.replicas} peers, only ${live.length + rest.length} available`)
+  const peers = live.length >= mode.replicas
+    ? selectPeers(live, mode.replicas, input.rng)
+    : [...selectPeers(live, live.length, input.rng), ...selectPeers(rest, mode.replicas - live.length, input.rng)]
   return { peers, replicas: mode.replicas, quorum: mode.quorum, recheck: false, established: false }
 }

@@ -12,7 +12,9 @@ import type { CrosscheckNode } from './node.js'
 import { LocalCatalog } from '../models/catalog.js'
 import { MemoryStore } from './memory-store.js'
 import { verifyReceipt } from '../consensus/receipt.js'
-import { libp2pVerifier } from '../network/keys.js'
+import { identityFromSeed, libp2pVerifier, peerIdOf, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
+import { serializeRecord, signSettlement } from '../consensus/settlement.js'
+import { checkIdentityPuzzle, solveIdentityPuzzle } from '../consensus/identity-cost.js'
 
 const INPUT = { x: { dtype: 'float32', dims: [1, 16], data: Array.from({ length: 16 }, (_, i) => i / 16) } }
 
@@ -132,6 +134,70 @@ describe('CrosscheckNode (Node parts)', () => {
     expect(await store.listPendingJobs()).toEqual([])
     await after.stop()
   }, 60_000)
+
+  it('pays the identity puzzle once per identity: the solution is saved with the key and reused at the next start', async () => {
+    const relays = [relay.multiaddrs[0]]
+    const bits = 12
+    const announced = (peerId: string): string | undefined => requester.stats().peers.find(p => p.peerId === peerId)?.announcement?.identityNonce
+    // a fresh identity solves the puzzle, announces the solution and saves it with its key
+    const fresh = new MemoryStore()
+    const first = createNode({ relays, store: fresh, catalog: new LocalCatalog(), contribute: { startPaused: false }, identityCostBits: bits, announceInterval: 500 })
+    await first.start()
+    await until('the fresh identity announced its solution', () => announced(first.peerId) !== undefined)
+    expect((await fresh.getIdentity())?.identityNonce).toBe(announced(first.peerId))
+    expect(checkIdentityPuzzle(first.peerId, announced(first.peerId), bits)).toBeUndefined()
+    await first.stop()
+    // a stored solution that is not the one the solver finds first (it counts up from 0): announcing it proves it was reused, not re-solved
+    const key = await identityFromSeed(new Uint8Array(32).fill(7))
+    const peerId = peerIdOf(key)
+    const firstFound = solveIdentityPuzzle(peerId, bits)!
+    const saved = solveIdentityPuzzle(peerId, bits, { start: parseInt(firstFound, 16) + 1 })!
+    const store = new MemoryStore()
+    await store.putIdentity({ privateKey: privateKeyToBytes(key), createdAt: 1, identityNonce: saved })
+    const again = createNode({ relays, store, catalog: new LocalCatalog(), contribute: { startPaused: false }, identityCostBits: bits, announceInterval: 500 })
+    await again.start()
+    try {
+      await until('the restarted identity announced', () => announced(peerId) !== undefined)
+      expect(announced(peerId)).toBe(saved)
+    } finally {
+      await again.stop()
+    }
+  }, 60_000)
+
+  it('a retraction shared on gossip reaches another holder of the receipt; forged ones do not; one heard before an import applies at it', async () => {
+    const relays = [relay.multiaddrs[0]]
+    const key = await identityFromSeed(new Uint8Array(32).fill(9))
+    const aStore = new MemoryStore()
+    await aStore.putIdentity({ privateKey: privateKeyToBytes(key), createdAt: 1 })
+    const a = createNode({ relays, store: aStore, catalog: new LocalCatalog(), contribute: false, requester: { canaryRate: 0 }, discoveryInterval: 1000 })
+    const holder = createNode({ relays, contribute: false, discoveryInterval: 1000 })
+    const late = createNode({ relays, contribute: false })
+    try {
+      for (const n of [a, holder, late]) await n.start()
+      await until('the requester sees both contributors', () => a.stats().peers.filter(p => p.announcement != null).length >= 2)
+      const { receipt, jobId } = await a.run('mlp', INPUT, { replicas: 2, quorum: 2 })
+      // the holder keeps a verified copy; an edited one is refused by name
+      expect(await holder.importReceipt(receipt)).toMatchObject({ jobId, status: 'accepted' })
+      await expect(holder.importReceipt(receipt.replace(/"nonce": "(.)/, (_m, c: string) => `"nonce": "${c === '0' ? '1' : '0'}`))).rejects.toMatchObject({ name: 'ReceiptInvalidError' })
+      const retracted: Array<{ jobId: string, reason: string, record: string }> = []
+      holder.addEventListener('receipt:retracted', (evt) => { retracted.push(evt.detail) })
+      const record = async (seed: number, reason: string): Promise<string> => serializeRecord(await signSettlement({ jobId, receiptText: receipt, status: 'retracted', reason, at: Date.now(), signer: signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(seed))) }))
+      const forged = await record(10, 'forged: not the requester')
+      const real = await record(9, 're-verification disagreed')
+      // the holder's mesh may still be forming: publish until it hears (gossip has no delivery receipts)
+      await until('the holder heard the retraction', () => {
+        void a.publishRecord(forged).then(async () => await a.publishRecord(real))
+        return retracted.length > 0
+      })
+      expect(retracted).toEqual([{ jobId, reason: 're-verification disagreed', record: real }])
+      expect((await holder.listReceipts()).find(r => r.jobId === jobId)?.status).toBe('invalid')
+      // a node that heard the retraction before it was given the receipt stores it as invalid at once
+      expect(await late.applyRecord(real)).toBe(false)
+      expect(await late.importReceipt(receipt)).toMatchObject({ jobId, status: 'invalid' })
+    } finally {
+      for (const n of [a, holder, late]) await n.stop()
+    }
+  }, 90_000)
 
   it('needs start() first and stops idempotently', async () => {
     const n = createNode({ relays: [relay.multiaddrs[0]], contribute: false })

@@ -10,7 +10,7 @@
 import type { AbortOptions } from '../abort.js'
 import { TypedEventTarget } from '../events.js'
 import { createLogger } from '../logger.js'
-import { AbortError, IdentityLockedError, InvalidArgumentError, NotStartedError, PeerPausedError, throwIfAborted } from '../errors.js'
+import { AbortError, IdentityLockedError, InvalidArgumentError, NotStartedError, PeerPausedError, ReceiptInvalidError, throwIfAborted } from '../errors.js'
 import { Network } from '../network/network.js'
 import type { PeerState } from '../network/network.js'
 import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
@@ -24,9 +24,10 @@ import { Requester } from '../jobs/trust.js'
 import type { RequesterInit } from '../jobs/trust.js'
 import type { AdaptiveOptions, JobProgress, VerifiedJobResult } from '../jobs/requester.js'
 import { ReplayGuard } from '../consensus/replay.js'
-import { IDENTITY_COST_BITS, solveIdentityPuzzle } from '../consensus/identity-cost.js'
+import type { BackendVerdict } from '../consensus/backend-health.js'
+import { IDENTITY_COST_BITS, checkIdentityPuzzle, solveIdentityPuzzle } from '../consensus/identity-cost.js'
 import { checkRecord, parseRecord } from '../consensus/settlement.js'
-import { parseReceipt } from '../consensus/receipt.js'
+import { parseReceipt, verifyReceipt } from '../consensus/receipt.js'
 import { createRng } from '../consensus/select.js'
 import type { TrustRecord } from '../consensus/reputation.js'
 import type { ComparisonPolicy, Signer } from '../consensus/types.js'
@@ -37,7 +38,7 @@ import type { ContributeInit, ControlSignal, ControlState, PauseReason } from '.
 import type { HeldIdentityLock, HolderInfo, LockResult } from './identity-lock.js'
 import { NodeMetrics } from './metrics.js'
 import type { MetricsSeries } from './metrics.js'
-import type { InferenceRuntime, ModelCatalog, NodeStore, RunOutput, RuntimeInfo, RuntimeInit, StoredJob, StoredReceipt, Surface } from './types.js'
+import type { InferenceRuntime, ModelCatalog, NodeStore, RunOutput, RuntimeInfo, RuntimeInit, StoredIdentity, StoredJob, StoredReceipt, Surface } from './types.js'
 
 const log = createLogger('core')
 
@@ -198,6 +199,8 @@ export interface NodeEvents {
   /** Jobs this node requested that a reload or crash cut short (found at start). */
   'job:interrupted': CustomEvent<{ jobs: Array<{ modelHash: string, inputHash: string, startedAt: number }> }>
   'trust:flagged': CustomEvent<{ peerId: string, reason: string }>
+  /** Canaries judged a whole backend wrong on a model: its peers are no longer drawn for it (src/consensus/backend-health.ts). */
+  'trust:backend': CustomEvent<BackendVerdict>
   'job:retracted': CustomEvent<{ jobId: string, peerId: string, record?: string }>
   /** A valid retraction record (applyRecord) for a receipt this node holds: the receipt is now stored as invalid. */
   'receipt:retracted': CustomEvent<{ jobId: string, reason: string, record: string }>
@@ -256,6 +259,10 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private peerIdValue = ''
   /** The identity puzzle solution once found (announced while the peer id is the same). */
   private identityNonce?: { peerId: string, nonce: string }
+  /** Retraction records heard (gossip) for receipts this node does not hold: applied if one is imported later. Bounded. */
+  private readonly heardRetractions = new Map<string, string[]>()
+  /** The stored identity of the current start (the puzzle's solution is saved into it). */
+  private identityRecord?: StoredIdentity
   private jobsDone = 0
   private lastJobAt?: number
   private modelDownloads = 0
@@ -313,9 +320,15 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       const store = parts.store = await this.components.openStore()
       const saved = await store.getIdentity()
       const privateKey = saved != null ? privateKeyFromBytes(saved.privateKey) : await generateIdentity()
-      if (saved == null) await store.putIdentity({ privateKey: privateKeyToBytes(privateKey), createdAt: Date.now() })
+      const identity = saved ?? { privateKey: privateKeyToBytes(privateKey), createdAt: Date.now() }
+      if (saved == null) await store.putIdentity(identity)
       const signer = parts.signer = signerFromPrivateKey(privateKey)
       this.peerIdValue = signer.peerId
+      // a solution saved with the key is reused while it pays the current difficulty
+      if (identity.identityNonce !== undefined && checkIdentityPuzzle(signer.peerId, identity.identityNonce, this.init.identityCostBits ?? IDENTITY_COST_BITS) === undefined) {
+        this.identityNonce = { peerId: signer.peerId, nonce: identity.identityNonce }
+      }
+      this.identityRecord = identity
       parts.lock?.setPeerId(signer.peerId)
 
       const cores = this.cores()
@@ -539,8 +552,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
 
   /**
    * Solves the identity puzzle in ~40 ms slices between which the event loop
-   * runs (a page stays responsive), then announces the solution. Paid on
-   * every start: the identity record has no field for it yet.
+   * runs (a page stays responsive), saves the solution with the identity (so
+   * it is paid once per identity, not per start) and announces it.
    */
   private async payIdentityCost (peerId: string): Promise<void> {
     const bits = this.init.identityCostBits ?? IDENTITY_COST_BITS
@@ -552,6 +565,13 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       if (nonce !== undefined) {
         this.identityNonce = { peerId, nonce }
         log('identity puzzle (%d bits) solved in %d ms', bits, Math.round(instant() - started))
+        const store = this.running?.store
+        const record = this.identityRecord
+        if (store != null && record != null && this.peerIdValue === peerId) {
+          record.identityNonce = nonce
+          // not saved: paid again next start, nothing else lost
+          await store.putIdentity(record).catch((err: Error) => { log('saving the identity puzzle failed: %s', err.message) })
+        }
         await this.announce()
         return
       }
@@ -576,7 +596,12 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     }
     if (rec.status !== 'retracted') return false
     const stored = await r.store.getReceipt(rec.jobId).catch(() => undefined)
-    if (stored == null || stored.status === 'invalid') return false
+    if (stored == null) {
+      // checked when (if) the receipt is imported: its signer can only be told against the receipt
+      this.rememberRetraction(rec.jobId, recordText)
+      return false
+    }
+    if (stored.status === 'invalid') return false
     let receipt
     try {
       receipt = parseReceipt(stored.text)
@@ -591,6 +616,48 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     await r.store.putReceipt({ ...stored, status: 'invalid' })
     this.emit('receipt:retracted', { jobId: rec.jobId, reason: rec.reason ?? 'retracted', record: recordText })
     return true
+  }
+
+  /**
+   * Keeps a receipt someone else requested (given to this node by its holder),
+   * verified first, so that a retraction of it reaches this node too: shared
+   * on gossip, it marks the stored copy invalid and emits
+   * `receipt:retracted`; one heard before the import applies at once.
+   * Resolves the stored record; throws ReceiptInvalidError (naming the first
+   * failed check) when the receipt does not verify.
+   */
+  async importReceipt (text: string, options: AbortOptions = {}): Promise<StoredReceipt> {
+    const r = this.require()
+    options.signal?.throwIfAborted()
+    const v = await verifyReceipt(text, libp2pVerifier)
+    const bad = v.checks.find(c => !c.ok)
+    if (!v.ok) throw new ReceiptInvalidError(bad?.name ?? 'receipt', bad?.detail ?? 'does not verify')
+    const receipt = parseReceipt(text)
+    const existing = await r.store.getReceipt(receipt.jobId)
+    if (existing != null && existing.text === text) return existing
+    const stored: StoredReceipt = { jobId: receipt.jobId, createdAt: Date.now(), modelHash: receipt.spec.modelHash, text, status: 'accepted' }
+    await r.store.putReceipt(stored)
+    const heard = this.heardRetractions.get(receipt.jobId) ?? []
+    this.heardRetractions.delete(receipt.jobId)
+    for (const record of heard) if (await this.applyRecord(record)) return { ...stored, status: 'invalid' }
+    return stored
+  }
+
+  /** Shares a settlement record (e.g. a `job:retracted` event's `record`) on gossip, once it parses; resolves whether it was sent. */
+  async publishRecord (recordText: string): Promise<boolean> {
+    const r = this.require()
+    parseRecord(recordText)
+    return await r.network.publishRetraction(recordText)
+  }
+
+  private rememberRetraction (jobId: string, recordText: string): void {
+    const list = this.heardRetractions.get(jobId) ?? []
+    // a few per job (a forged one must not push the real one out), a bounded number of jobs
+    if (list.includes(recordText) || list.length >= 4) return
+    list.push(recordText)
+    this.heardRetractions.delete(jobId)
+    this.heardRetractions.set(jobId, list)
+    while (this.heardRetractions.size > 1024) this.heardRetractions.delete(this.heardRetractions.keys().next().value as string)
   }
 
   // ---- requesting ----------------------------------------------------------
@@ -680,6 +747,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       localRun: async (hash, inputs, options) => await this.runLocal(hash, inputs, options)
     }, init)
     requester.addEventListener('trust:flagged', (evt) => { this.emit('trust:flagged', evt.detail); this.emitState() })
+    requester.addEventListener('trust:backend', (evt) => { this.emit('trust:backend', evt.detail) })
     requester.addEventListener('job:retracted', (evt) => {
       void store.getReceipt(evt.detail.jobId).then(async (rec) => { if (rec != null) await store.putReceipt({ ...rec, status: 'invalid' }) })
       this.emit('job:retracted', evt.detail)
@@ -721,6 +789,11 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   /** What this node, as a requester, knows of other peers. */
   reputation (): TrustRecord[] {
     return this.running?.requester.book.toRecords() ?? []
+  }
+
+  /** Backends this node, as a requester, has judged wrong on a model (this session's canaries). */
+  backendVerdicts (): BackendVerdict[] {
+    return this.running?.requester.health.verdicts() ?? []
   }
 
   /** Resolves when background canary jobs are done. */

@@ -22,7 +22,12 @@ export type Surface = 'page' | 'widget' | 'extension' | 'library' | 'cli'
 
 export interface ModelSummary { sha256: string, size: number, name?: string, addedAt: number, lastUsedAt: number }
 export interface StoredModel extends ModelSummary { bytes: ArrayBuffer }
-export interface StoredIdentity { privateKey: Uint8Array, createdAt: number }
+export interface StoredIdentity {
+  privateKey: Uint8Array
+  createdAt: number
+  /** The identity puzzle's solution for this key (src/consensus/identity-cost.ts), kept so it is paid once per identity, not per start. */
+  identityNonce?: string
+}
 export type ReceiptStatus = 'accepted' | 'rejected' | 'pending' | 'invalid'
 export interface StoredReceipt {
   jobId: string

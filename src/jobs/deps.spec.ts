@@ -40,3 +40,10 @@ describe('requesterDeps identity cost', () => {
     expect(requesterDeps(fakeNetwork(peers), signer, { identityCostBits: 0 }).candidates()).toHaveLength(2)
   })
 })
+
+describe('requesterDeps live-first', () => {
+  it('marks a contributor live exactly when a direct link to it is open', () => {
+    const peers = [{ ...state(peerB), direct: true }, state(peerA)]
+    expect(requesterDeps(fakeNetwork(peers), signer).candidates().map(c => [c.peerId, c.live])).toEqual([[peerA, false], [peerB, true]])
+  })
+})

@@ -37,8 +37,9 @@ export function requesterDeps (network: Network, signer: Signer, options: Reques
   return {
     signer,
     verifier: libp2pVerifier,
-    // sorted, so that a seeded requester draws the same peers from the same set whatever order announcements came in
-    candidates: () => network.getContributors().filter(p => bits <= 0 || pays(p.peerId, p.announcement?.identityNonce)).map(p => ({ peerId: p.peerId, numericClass: p.announcement?.numericClass ?? 'unknown/unknown/t1/unknown' })).sort((a, b) => (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)),
+    // sorted, so that a seeded requester draws the same peers from the same set whatever order announcements came in;
+    // `live` (a direct link is open now) keeps the network's live-first order inside the draw (src/consensus/replication.ts)
+    candidates: () => network.getContributors().filter(p => bits <= 0 || pays(p.peerId, p.announcement?.identityNonce)).map(p => ({ peerId: p.peerId, numericClass: p.announcement?.numericClass ?? 'unknown/unknown/t1/unknown', live: p.direct })).sort((a, b) => (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)),
     send: async (peerId, req, { signal }) => await network.requestJob(peerId, req, { signal }),
     random: Math.random,
     now: Date.now,

@@ -12,13 +12,19 @@ import { runVerifiedJob } from './requester.js'
 import type { RequesterDeps } from './requester.js'
 import { Requester } from './trust.js'
 import { ReputationBook } from '../consensus/reputation.js'
+import { REVERIFY_MODE } from '../consensus/replication.js'
 import { createRng } from '../consensus/select.js'
 import { verifyReceipt } from '../consensus/receipt.js'
 import type { Signer } from '../consensus/types.js'
 import type { JobRequest, JobResponse, ObservationMessage } from '../network/codec.js'
 import { decodeObservationMessage, encodeObservationMessage } from '../network/codec.js'
 
-type Behaviour = 'honest' | 'wrong' | 'fail' | 'sole-liar' | 'silent'
+/** `gpu-bug`: an honest peer on a WebGPU backend that is wrong the same way everywhere (it returns what every `wrong` peer returns). */
+type Behaviour = 'honest' | 'wrong' | 'fail' | 'sole-liar' | 'silent' | 'gpu-bug'
+
+const WASM_CLASS = 'ort-web/wasm/t1/chromium'
+const GPU_CLASS = 'ort-web/webgpu/t1/chromium'
+const classOf = (b: Behaviour): string => (b === 'gpu-bug' ? GPU_CLASS : WASM_CLASS)
 
 const MODEL = 'c'.repeat(64)
 const policy = { kind: 'tolerance' as const, atol: 1e-5, rtol: 1e-4 }
@@ -46,7 +52,7 @@ function world (behaviours: Behaviour[], book = new ReputationBook({ established
     signer: requesterSigner,
     verifier: libp2pVerifier,
     book,
-    candidates: () => [...peers.values()].map(p => ({ peerId: p.signer.peerId, numericClass: 'ort-web/wasm/t1/chromium' })),
+    candidates: () => [...peers.values()].map(p => ({ peerId: p.signer.peerId, numericClass: classOf(p.behaviour) })),
     random: rng,
     now: () => (t += 1),
     randomHex: (n) => Array.from({ length: n }, () => Math.floor(rng() * 256).toString(16).padStart(2, '0')).join(''),
@@ -66,9 +72,9 @@ function world (behaviours: Behaviour[], book = new ReputationBook({ established
         ensureModel: async () => {},
         run: async (_hash, x) => {
           const honest = model(x)
-          const lie = p.behaviour === 'wrong' || (p.behaviour === 'sole-liar' && req.spec.quorum === 1)
+          const lie = p.behaviour === 'wrong' || p.behaviour === 'gpu-bug' || (p.behaviour === 'sole-liar' && req.spec.quorum === 1)
           const outputs = lie ? { y: createTensor('float32', [1, 3], new Float32Array([9, 9, 9])) } : honest
-          return { outputs, numericClass: 'ort-web/wasm/t1/chromium', ms: 1 }
+          return { outputs, numericClass: classOf(p.behaviour), ms: 1 }
         }
       })
     }
@@ -167,14 +173,78 @@ describe('reputation and canaries', () => {
     expect(requester.book.isFlagged(pool[1].peerId)).toBe(false)
     expect(requester.book.canariesPassed(pool[1].peerId)).toBe(1)
   })
+
+  it('a backend wrong the same way on every peer: canaries judge the backend, and its peers (newcomers too) are no longer drawn for that model', async () => {
+    const { deps, peers } = world(['gpu-bug', 'gpu-bug', 'honest', 'honest', 'honest'])
+    const requester = new Requester({ deps, localRun: async (_h, x) => ({ outputs: model(x), numericClass: 'ort-node/cpu/t1/node' }) }, { seed: 3 })
+    const verdicts: unknown[] = []
+    requester.addEventListener('trust:backend', (evt) => { verdicts.push(evt.detail) })
+    const gpu = [pool[0].peerId, pool[1].peerId].sort()
+    const wasm = [pool[2].peerId, pool[3].peerId, pool[4].peerId].sort()
+    // every peer answers this canary: the two GPU peers agree with each other and fail, the WASM peers pass
+    await requester.runCanary({ modelHash: MODEL, inputs, policy, replicas: 5, quorum: 3 })
+    expect(verdicts).toEqual([{ modelHash: MODEL, backend: 'ort-web/webgpu', failed: gpu, passed: [] }])
+    expect(requester.health.isFaulty(MODEL, GPU_CLASS)).toBe(true)
+    expect(requester.health.isFaulty(MODEL, WASM_CLASS)).toBe(false)
+    expect(requester.health.checkedPeers(MODEL, WASM_CLASS)).toBe(3)
+    expect(requester.health.isFaulty('d'.repeat(64), GPU_CLASS)).toBe(false)
+    // a fresh identity on the same backend, never flagged, is not drawn for this model either
+    peers.set(pool[5].peerId, { signer: pool[5], behaviour: 'gpu-bug', asked: 0 })
+    expect(requester.book.isFlagged(pool[5].peerId)).toBe(false)
+    for (let i = 0; i < 10; i++) {
+      const r = await requester.request({ modelHash: MODEL, inputs, policy, replicas: 3, quorum: 3 })
+      expect(r.outputHash).toBe(expected)
+      expect(r.dispatched.sort()).toEqual(wasm)
+    }
+    expect(peers.get(pool[5].peerId)!.asked).toBe(0)
+    // without the verdict the newcomer would have been drawn: it is a candidate like any other
+    expect(deps.candidates().map(c => c.peerId)).toContain(pool[5].peerId)
+  })
+
+  it('a dispute that ends without an answer is followed by a canary of the same shape, which names the wrong backend', async () => {
+    const { deps } = world(['gpu-bug', 'gpu-bug', 'honest', 'honest', 'honest'])
+    // canaryRate 0: the only canary is the one the dispute calls for
+    const requester = new Requester({ deps, localRun: async (_h, x) => ({ outputs: model(x), numericClass: 'ort-node/cpu/t1/node' }) }, { seed: 3, canaryRate: 0 })
+    const progress: string[] = []
+    // three against two needs five agreeing votes: with every peer asked, no answer
+    await expect(requester.request({ modelHash: MODEL, inputs, policy, replicas: 5, quorum: 2 }, { onProgress: (p) => { progress.push(p.type) } })).rejects.toMatchObject({ name: 'NoQuorumError' })
+    expect(progress).toContain('disputed')
+    await requester.settled()
+    expect(requester.health.verdicts()).toEqual([{ modelHash: MODEL, backend: 'ort-web/webgpu', failed: [pool[0].peerId, pool[1].peerId].sort(), passed: [] }])
+    // a job that fails for want of peers, with no dispute, calls for no canary
+    const quiet = new Requester({ deps: world(['honest']).deps, localRun: async () => { throw new Error('no canary expected') } }, { canaryRate: 0 })
+    await expect(quiet.request({ modelHash: MODEL, inputs, policy, replicas: 2, quorum: 2, peerWait: 50 })).rejects.toMatchObject({ name: 'NotEnoughPeersError' })
+    await quiet.settled()
+  })
+
+  it('aims canaries at a backend no canary has reached yet on the model', async () => {
+    // four WASM peers already canaried on the model, one GPU peer not: a one-replica canary's first draw
+    let gpuFirst = 0
+    const draws = 40
+    for (let seed = 1; seed <= draws; seed++) {
+      const { deps, peers } = world(['honest', 'honest', 'honest', 'honest', 'gpu-bug'])
+      const requester = new Requester({ deps, localRun: async (_h, x) => ({ outputs: model(x), numericClass: 'ort-node/cpu/t1/node' }) }, { seed })
+      for (const p of [0, 1, 2, 3]) requester.health.observe(MODEL, WASM_CLASS, pool[p].peerId, 'canary-passed')
+      await requester.runCanary({ modelHash: MODEL, inputs, policy, adaptive: { floorRecheck: 0, probationRecheck: 0, base: { replicas: 1, quorum: 1 } } })
+      if (peers.get(pool[4].peerId)!.asked > 0) gpuFirst++
+    }
+    // uniform draws would reach it 1 time in 5 (about 8 of 40); aimed, 1 in 2 (about 20)
+    expect(gpuFirst).toBeGreaterThanOrEqual(14)
+  })
 })
 
 describe('re-verification', () => {
   it('runs in the background after a flag: request() returns first, settled() waits, a wrong sole answer is retracted', async () => {
     let release: () => void = () => {}
     const gate = new Promise<void>((resolve) => { release = resolve })
-    // re-verification jobs are fixed 2-of-2: hold them until the flagging request has returned
-    const { deps, peers } = world(['sole-liar', 'honest', 'honest', 'honest'], undefined, (req) => (req.spec.replicas === 2 && req.spec.quorum === 2 ? gate : undefined))
+    // re-verification jobs are REVERIFY_MODE (3-of-3): once the flagging request is sent, hold them until it has returned
+    let holding = false
+    let held = 0
+    const { deps, peers } = world(['sole-liar', 'honest', 'honest', 'honest'], undefined, (req) => {
+      if (!holding || req.spec.replicas !== REVERIFY_MODE.replicas || req.spec.quorum !== REVERIFY_MODE.quorum) return undefined
+      held++
+      return gate
+    })
     const liar = pool[0].peerId
     const sharedRecords: string[] = []
     const requester = new Requester({ deps, shareRetraction: async (rec) => { sharedRecords.push(rec); return true } }, { trust: { establishedAfter: 1, maxInvalid: 1 }, seed: 5 })
@@ -194,12 +264,14 @@ describe('re-verification', () => {
     expect(wrongJob).toBeDefined()
     // now it lies everywhere: one dissent flags it
     peers.get(liar)!.behaviour = 'wrong'
+    holding = true
     const r = await requester.request({ modelHash: MODEL, inputs, policy, replicas: 4, quorum: 2 })
     expect(r.outputHash).toBe(expected)
     expect(requester.book.isFlagged(liar)).toBe(true)
     expect(flaggedEvents).toEqual([liar])
     // the request is answered while the re-verification still waits at the gate
     expect(retracted).toEqual([])
+    expect(held).toBeGreaterThan(0)
     release()
     await requester.settled()
     expect(retracted).toContain(wrongJob)

@@ -23,7 +23,7 @@ import { planJob } from '../consensus/replication.js'
 import { DEFAULT_MAX_REPLICAS, JobRun, peersFor } from '../consensus/jobrun.js'
 import type { AcceptAction, DispatchReason, JobRunAction, JobRunEvent } from '../consensus/jobrun.js'
 import type { Candidate, ReplicationPlan } from '../consensus/replication.js'
-import type { CanaryCase } from '../consensus/canary.js'
+import type { CanaryCase, CanaryVerdict } from '../consensus/canary.js'
 import type { ReputationBook } from '../consensus/reputation.js'
 import type { GroupOf } from '../consensus/groups.js'
 import type { AdaptiveOptions } from '../consensus/replication.js'
@@ -83,6 +83,10 @@ export type JobProgress =
   | { type: 'escalated', jobId: string, reason: 'recheck' | 'replace' | 'dispute', add: number }
   | { type: 'accepted', jobId: string, outputHash: string, peers: string[] }
   | { type: 'flagged', peerId: string, reason: string }
+  /** The job ends without an answer after its votes conflicted. */
+  | { type: 'disputed', jobId: string }
+  /** On a canary: one voter's answer judged against the known answer. */
+  | { type: 'canary', jobId: string, peerId: string, numericClass: string, verdict: CanaryVerdict }
   /** A voter outvoted under the policy (recorded as dissented): a suspect whose other answers deserve a second look. */
   | { type: 'outvoted', jobId: string, peerId: string }
 
@@ -198,6 +202,7 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
               onProgress({ type: 'flagged', peerId: a.peerId, reason: a.outcome })
             }
             if (a.outcome === 'dissented') onProgress({ type: 'outvoted', jobId, peerId: a.peerId })
+            if (a.outcome === 'canary-passed' || a.outcome === 'canary-failed' || a.outcome === 'near-miss') onProgress({ type: 'canary', jobId, peerId: a.peerId, numericClass: a.numericClass ?? 'unknown/unknown/t1/unknown', verdict: a.outcome })
             if (a.outcome === 'failed-to-answer') {
               const reason = run.failures.find(f => f.peerId === a.peerId)?.reason ?? 'failed'
               log('replica %s failed: %s', a.peerId, reason)
@@ -208,6 +213,7 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
           case 'ignore': log('job %s: ignored a vote from %s (%s)', jobId.slice(0, 12), a.peerId, a.why); break
           case 'accept': accept(a); break
           case 'fail':
+            if (a.disputed) onProgress({ type: 'disputed', jobId })
             finish(a.reason === 'timeout'
               ? new TimeoutError(`job ${jobId.slice(0, 12)} reached its ${timeout} ms deadline: ${a.detail}`)
               : a.reason === 'aborted' ? new AbortError('job aborted') : new NoQuorumError(`job ${jobId.slice(0, 12)}: ${a.detail}; no answer is returned`))

@@ -19,7 +19,10 @@ import { outputsAgree } from '../consensus/compare.js'
 import { ReputationBook } from '../consensus/reputation.js'
 import type { ReputationInit, TrustRecord } from '../consensus/reputation.js'
 import { CanarySchedule } from '../consensus/canary.js'
+import { BackendHealth } from '../consensus/backend-health.js'
+import type { BackendHealthInit, BackendVerdict } from '../consensus/backend-health.js'
 import { createRng } from '../consensus/select.js'
+import { REVERIFY_MODE } from '../consensus/replication.js'
 import { signObservation, verifyObservation, weighObservation } from '../consensus/observation.js'
 import { serializeRecord, signSettlement } from '../consensus/settlement.js'
 import type { ObservationMessage } from '../network/codec.js'
@@ -34,6 +37,8 @@ export interface RequesterInit {
   trust?: ReputationInit
   /** Fraction of requests followed by a canary job. @default 0.05 */
   canaryRate?: number
+  /** When canaries judge a whole backend wrong on a model (src/consensus/backend-health.ts). @default BackendHealth's defaults */
+  backendHealth?: BackendHealthInit
   /** Accepted jobs kept (inputs and output) for re-verification. @default 128 */
   recentLimit?: number
   /**
@@ -62,6 +67,12 @@ export interface RequesterEvents {
   /** `record` is the signed retraction (settlement.ts) when the receipt was still remembered. */
   'job:retracted': CustomEvent<{ jobId: string, peerId: string, record?: string }>
   'canary:done': CustomEvent<{ jobId?: string, modelHash: string, failed: string[], error?: string }>
+  /**
+   * Canaries judged a backend wrong on a model (failures from several of its
+   * peers, outnumbering its passes): its peers are no longer drawn for that
+   * model, newcomers included.
+   */
+  'trust:backend': CustomEvent<BackendVerdict>
   /** Someone else's observation moved this book (`dissented` or `flag`). */
   'trust:observation': CustomEvent<{ subject: string, observer: string, action: 'dissented' | 'flag', reason: string }>
 }
@@ -85,6 +96,8 @@ export function perturbInputs (inputs: NamedTensors, random: () => number): Name
 export class Requester extends TypedEventTarget<RequesterEvents> {
   readonly book: ReputationBook
   readonly schedule: CanarySchedule
+  /** Canary verdicts per (model, backend): a backend wrong everywhere is left out as a whole. */
+  readonly health: BackendHealth
   private readonly components: RequesterComponents
   private readonly recent = new Map<string, Remembered>()
   private readonly recentLimit: number
@@ -101,12 +114,19 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     this.components = components
     this.book = components.records != null ? ReputationBook.fromRecords(components.records, init.trust) : new ReputationBook(init.trust)
     this.schedule = new CanarySchedule({ rate: init.canaryRate })
+    this.health = new BackendHealth(init.backendHealth)
     this.recentLimit = init.recentLimit ?? 128
     this.random = init.seed != null ? createRng(init.seed) : components.deps.random
   }
 
   private get deps (): RequesterDeps {
     return { ...this.components.deps, random: this.random, book: this.book }
+  }
+
+  /** The deps for a job on `modelHash`: peers whose backend canaries judged wrong on it are not candidates. */
+  private depsFor (modelHash: string): RequesterDeps {
+    const deps = this.deps
+    return { ...deps, candidates: () => deps.candidates().filter(c => !this.health.isFaulty(modelHash, c.numericClass)) }
   }
 
   private track (p: Promise<void>): void {
@@ -119,14 +139,21 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     // flags raised by a job that then fails count too
     const flagged: string[] = []
     const outvoted: string[] = []
+    let disputed = false
     const onProgress = (p: JobProgress): void => {
       if (p.type === 'flagged') flagged.push(p.peerId)
       if (p.type === 'outvoted') outvoted.push(p.peerId)
+      if (p.type === 'disputed') disputed = true
       options.onProgress?.(p)
     }
     let result: VerifiedJobResult
     try {
-      result = await runVerifiedJob(this.deps, init, { ...options, onProgress })
+      result = await runVerifiedJob(this.depsFor(init.modelHash), init, { ...options, onProgress })
+    } catch (err: any) {
+      // a dispute that found no answer means someone is wrong and the votes could not say who
+      // (two backends disagreeing, say): a known answer can, so one canary of the same shape follows
+      if (disputed && err?.name === 'NoQuorumError' && this.components.localRun != null) this.track(this.runCanary(init))
+      throw err
     } finally {
       await this.save()
       this.afterFlags(flagged)
@@ -155,7 +182,22 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
       const expected = await localRun(like.modelHash, inputs, options)
       const canary = { modelHash: like.modelHash, inputHash: hashTensors(inputs), inputs, expected: expected.outputs, expectedClass: expected.numericClass, policy: like.policy }
       const before = new Set(this.flaggedPeers())
-      const result = await runVerifiedJob(this.deps, { ...like, inputs, canary, firstWeight: this.schedule.firstWeight(this.book) }, options).catch((err: Error) => {
+      const deps = this.depsFor(like.modelHash)
+      // per-backend canaries: a backend no canary has reached yet on this model is aimed at first
+      const classOf = new Map(deps.candidates().map(c => [c.peerId, c.numericClass]))
+      const inProbation = this.schedule.firstWeight(this.book)
+      const firstWeight = (peerId: string): number => {
+        const numericClass = classOf.get(peerId)
+        return inProbation(peerId) * (numericClass !== undefined ? this.health.canaryWeight(like.modelHash, numericClass) : 1)
+      }
+      const onProgress = (p: JobProgress): void => {
+        if (p.type !== 'canary') return
+        const verdict = this.health.observe(like.modelHash, p.numericClass, p.peerId, p.verdict)
+        if (verdict === undefined) return
+        log('backend %s is wrong on model %s: canaries failed on %d peers, passed on %d', verdict.backend, verdict.modelHash.slice(0, 12), verdict.failed.length, verdict.passed.length)
+        this.emit('trust:backend', verdict)
+      }
+      const result = await runVerifiedJob(deps, { ...like, inputs, canary, firstWeight }, { ...options, onProgress }).catch((err: Error) => {
         log('canary job ended without an answer: %s', err.message)
         return undefined
       })
@@ -251,8 +293,8 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
 
   /**
    * Re-runs a flagged or outvoted peer's recent accepted jobs (those still
-   * remembered, each at most once) as fixed 2-of-2 jobs without it and
-   * without flagged peers; a job whose new answer disagrees with the
+   * remembered, each at most once) as REVERIFY_MODE jobs (3-of-3) without it
+   * and without flagged peers; a job whose new answer disagrees with the
    * delivered one is retracted (`job:retracted`).
    */
   private async reverify (peerId: string): Promise<void> {
@@ -264,7 +306,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
       const exclude = new Set([...this.flaggedPeers(), peerId])
       const flagged: string[] = []
       const onProgress = (p: JobProgress): void => { if (p.type === 'flagged') flagged.push(p.peerId) }
-      const again = await runVerifiedJob(this.deps, { modelHash: r.modelHash, inputs: r.inputs, policy: r.policy, replicas: 2, quorum: 2, exclude, peerWait: 1_000 }, { onProgress }).catch((err: Error) => {
+      const again = await runVerifiedJob(this.depsFor(r.modelHash), { modelHash: r.modelHash, inputs: r.inputs, policy: r.policy, replicas: REVERIFY_MODE.replicas, quorum: REVERIFY_MODE.quorum, exclude, peerWait: 1_000 }, { onProgress }).catch((err: Error) => {
         log('re-verification of job %s ended without an answer: %s', a.jobId.slice(0, 12), err.message)
         return undefined
       })

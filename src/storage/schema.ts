@@ -57,6 +57,8 @@ export interface IdentityRecord {
   /** libp2p protobuf encoding of the private key. */
   privateKey: Uint8Array
   createdAt: number
+  /** The identity puzzle's solution for this key, once solved (optional: v1 and v2 records without it stay valid). */
+  identityNonce?: string
 }
 
 /** What this peer, as a requester, knows of another (the reputation book's own record). */

@@ -363,6 +363,7 @@ const hooks = {
   /** Requester settings: reputation thresholds and canary rate (kept across calls: the book is not reset). */
   configureRequester: async (init: RequesterInit) => { await node?.configureRequester(init) },
   reputation: () => node?.reputation() ?? [],
+  backendVerdicts: () => node?.backendVerdicts() ?? [],
   settled: async () => { await node?.settled() },
   readSample: async (opts: RequestOptions) => {
     const img = await decodeImage(await (await fetch('samples/hello.png')).blob())

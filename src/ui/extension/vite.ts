@@ -64,7 +64,10 @@ export function extensionConfig (init: ExtensionBuildInit = {}): UserConfig {
       emptyOutDir: true,
       // no <link rel=modulepreload> polyfill: extension pages load their own files, and the service worker has no document
       modulePreload: false,
+      // the libp2p stack is one ~760 kB chunk (see vite.config.ts)
+      chunkSizeWarningLimit: 1024,
       rolldownOptions: {
+        checks: { bundlerTimings: false },
         input: {
           popup: resolve(here, POPUP_FILE),
           offscreen: resolve(here, OFFSCREEN_FILE),

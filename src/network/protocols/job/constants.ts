@@ -10,6 +10,14 @@ export const MAX_JOB_RESPONSE_BYTES = 32 * 1024 * 1024
 export const DEFAULT_JOB_TIMEOUT_MS = 30_000
 /** @default 4 × the job timeout: longest a served job stream may stay open. */
 export const DEFAULT_JOB_HANDLER_TIMEOUT_MS = 4 * DEFAULT_JOB_TIMEOUT_MS
+/**
+ * @default the job timeout (30 s): how long a requester may take to deliver its
+ * request to a worker, and to close its end once answered. A requester's own
+ * timeout covers its whole job, so a request still arriving after that long is
+ * of no use to it; a slower stream (slow-loris) is reset so that it frees its
+ * inbound stream slot long before the handler timeout.
+ */
+export const DEFAULT_JOB_REQUEST_READ_TIMEOUT_MS = DEFAULT_JOB_TIMEOUT_MS
 /** @default 10 s: opening a job stream on an established link. */
 export const DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS = 10_000
 /** @default 8: concurrent inbound job streams per connection. */

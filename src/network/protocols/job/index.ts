@@ -26,6 +26,12 @@ export interface JobProtocolInit {
   timeout?: number
   /** Longest a served job stream stays open (ms). @default 120000 */
   handlerTimeout?: number
+  /**
+   * Serving side: longest a requester may take to deliver its request, and to
+   * close its end once answered (ms); a slower stream is answered TimeoutError
+   * and reset, freeing its inbound slot. @default 30000 (DEFAULT_JOB_TIMEOUT_MS)
+   */
+  requestReadTimeout?: number
   /** Opening a job stream on an established link (ms). @default 10000 */
   streamOpenTimeout?: number
   /** Concurrent inbound job streams per connection. @default 8 */

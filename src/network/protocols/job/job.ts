@@ -4,7 +4,7 @@ import type { JobRequest, JobResponse } from '../../codec.js'
 import { requestJob } from './client.js'
 import { serveJobStream } from './handler.js'
 import type { JobHandler } from './handler.js'
-import { DEFAULT_JOB_HANDLER_TIMEOUT_MS, DEFAULT_JOB_MAX_INBOUND_STREAMS, DEFAULT_JOB_MAX_OUTBOUND_PER_PEER, DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS, DEFAULT_JOB_TIMEOUT_MS, JOB_PROTOCOL } from './constants.js'
+import { DEFAULT_JOB_HANDLER_TIMEOUT_MS, DEFAULT_JOB_MAX_INBOUND_STREAMS, DEFAULT_JOB_REQUEST_READ_TIMEOUT_MS, DEFAULT_JOB_MAX_OUTBOUND_PER_PEER, DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS, DEFAULT_JOB_TIMEOUT_MS, JOB_PROTOCOL } from './constants.js'
 import { PeerLimiter } from './limit.js'
 import { withTimeout, wrapAbort } from '../../signals.js'
 import type { JobProtocolComponents, JobProtocolInit, JobRequestOptions } from './index.js'
@@ -15,6 +15,7 @@ export class JobProtocol implements Startable {
   private readonly components: JobProtocolComponents
   private readonly timeout: number
   private readonly handlerTimeout: number
+  private readonly requestReadTimeout: number
   private readonly streamOpenTimeout: number
   private readonly maxInboundStreams: number
   private readonly outbound: PeerLimiter
@@ -25,6 +26,7 @@ export class JobProtocol implements Startable {
     this.components = components
     this.timeout = init.timeout ?? DEFAULT_JOB_TIMEOUT_MS
     this.handlerTimeout = init.handlerTimeout ?? DEFAULT_JOB_HANDLER_TIMEOUT_MS
+    this.requestReadTimeout = init.requestReadTimeout ?? DEFAULT_JOB_REQUEST_READ_TIMEOUT_MS
     this.streamOpenTimeout = init.streamOpenTimeout ?? DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_JOB_MAX_INBOUND_STREAMS
     this.outbound = new PeerLimiter(init.maxOutboundPerPeer ?? DEFAULT_JOB_MAX_OUTBOUND_PER_PEER)
@@ -66,6 +68,6 @@ export class JobProtocol implements Startable {
   }
 
   private readonly onStream = async (stream: Stream, connection: Connection): Promise<void> => {
-    await serveJobStream(stream, connection.remotePeer.toString(), this.handler, { timeout: this.handlerTimeout, log })
+    await serveJobStream(stream, connection.remotePeer.toString(), this.handler, { timeout: this.handlerTimeout, requestReadTimeout: this.requestReadTimeout, log })
   }
 }
