@@ -223,6 +223,11 @@ async function cmdVerify (args: string[]): Promise<number> {
   return 1
 }
 
+/** `crosscheck worker` waits for an unreachable or full relay at start: first retry after this long, doubling. */
+const WORKER_RETRY_FIRST_MS = 1000
+/** … up to this long between tries. */
+const WORKER_RETRY_MAX_MS = 30_000
+
 async function cmdWorker (args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { relay: { type: 'string', multiple: true }, fault: { type: 'string' } } })
   const relays = relaysOf(values.relay)
@@ -245,11 +250,29 @@ async function cmdWorker (args: string[]): Promise<number> {
     catalog: new LocalCatalog(),
     ...(kind != null ? { runtime: () => faultyRuntime(new NodeRunner(), kind) } : {})
   })
-  await node.start()
+  // a worker is a service: a relay that is down or full at start (restarting, say) is waited for, with backoff
+  const interrupted = waitForSignal()
+  const stopped = new AbortController()
+  void interrupted.then(() => { stopped.abort() })
+  for (let delay = WORKER_RETRY_FIRST_MS; ; delay = Math.min(delay * 2, WORKER_RETRY_MAX_MS)) {
+    try {
+      await node.start({ signal: stopped.signal })
+      break
+    } catch (err: any) {
+      if (stopped.signal.aborted) return 130
+      if (err?.name !== 'RelayUnreachableError' && err?.name !== 'ReservationRefusedError') throw err
+      process.stderr.write(`crosscheck: ${String(err.name)}: ${String(err.message)}; retrying in ${delay / 1000} s (Ctrl-C to stop)\n`)
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay)
+        stopped.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+      })
+      if (stopped.signal.aborted) return 130
+    }
+  }
   if (fault != null) process.stderr.write(`WARNING: test-only fault injection active: this worker answers '${fault}'\n`)
   const info = node.stats().runtime
   process.stdout.write(`worker ${node.peerId} (${info?.runtime ?? '?'}, ${info?.backend ?? '?'}, ${info?.threads ?? '?'} thread${info?.threads === 1 ? '' : 's'}, ${info?.numericClass ?? '?'})\n`)
-  await waitForSignal()
+  await interrupted
   await node.stop()
   return 0
 }

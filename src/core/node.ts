@@ -24,7 +24,7 @@ import { Requester } from '../jobs/trust.js'
 import type { RequesterInit } from '../jobs/trust.js'
 import type { AdaptiveOptions, JobProgress, VerifiedJobResult } from '../jobs/requester.js'
 import { ReplayGuard } from '../consensus/replay.js'
-import type { BackendVerdict } from '../consensus/backend-health.js'
+import type { BackendHealth, BackendVerdict } from '../consensus/backend-health.js'
 import { IDENTITY_COST_BITS, checkIdentityPuzzle, solveIdentityPuzzle } from '../consensus/identity-cost.js'
 import { checkRecord, parseRecord } from '../consensus/settlement.js'
 import { parseReceipt, verifyReceipt } from '../consensus/receipt.js'
@@ -734,11 +734,13 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   async configureRequester (init: RequesterInit): Promise<void> {
     const r = this.require()
     await r.requester.settled()
-    r.requester = this.makeRequester(init, r.network, r.signer, r.store, r.requester.book.toRecords())
+    // reputation and backend verdicts carry over: new settings, same memory
+    r.requester = this.makeRequester(init, r.network, r.signer, r.store, r.requester.book.toRecords(), r.requester.health)
   }
 
-  private makeRequester (init: RequesterInit, network: Network, signer: Signer, store: NodeStore, records: TrustRecord[]): Requester {
+  private makeRequester (init: RequesterInit, network: Network, signer: Signer, store: NodeStore, records: TrustRecord[], health?: BackendHealth): Requester {
     const requester = new Requester({
+      health,
       deps: { ...requesterDeps(network, signer, { identityCostBits: this.init.identityCostBits ?? IDENTITY_COST_BITS }), ...(init.seed != null ? { random: createRng(init.seed) } : {}) },
       records,
       persist: async (list) => { for (const rec of list) await store.putReputation(rec) },

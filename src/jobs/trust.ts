@@ -58,6 +58,8 @@ export interface RequesterComponents {
   share?: (message: ObservationMessage) => Promise<boolean>
   /** Publishes a signed retraction record (gossip) so holders of the receipt learn of it; resolves false when not sent. */
   shareRetraction?: (record: string) => Promise<boolean>
+  /** Backend verdicts to continue from (a requester reconfigured keeps what its canaries learnt); otherwise a fresh book with `init.backendHealth`. */
+  health?: BackendHealth
   /** Computes known answers for canaries (the requester's own runtime); without it no canaries are sent. */
   localRun?: (modelHash: string, inputs: NamedTensors, options: { signal?: AbortSignal }) => Promise<{ outputs: NamedTensors, numericClass: string }>
 }
@@ -114,7 +116,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     this.components = components
     this.book = components.records != null ? ReputationBook.fromRecords(components.records, init.trust) : new ReputationBook(init.trust)
     this.schedule = new CanarySchedule({ rate: init.canaryRate })
-    this.health = new BackendHealth(init.backendHealth)
+    this.health = components.health ?? new BackendHealth(init.backendHealth)
     this.recentLimit = init.recentLimit ?? 128
     this.random = init.seed != null ? createRng(init.seed) : components.deps.random
   }

@@ -5,26 +5,18 @@ import {
   encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelHeader, encodeModelRequest
 } from './codec.js'
 import { createTensor, hashTensors } from '../tensor/index.js'
-import { createJobSpec, jobIdOf } from '../consensus/job.js'
+import { jobIdOf } from '../consensus/job.js'
+import { testJobSpec } from '../testing/jobs.js'
+import type { JobSpec } from '../consensus/types.js'
 import { signVote } from '../consensus/vote.js'
 import { generateIdentity, signerFromPrivateKey } from './keys.js'
 
 const inputs = { x: createTensor('float32', [1, 4], new Float32Array([1, 2, 3, 4])) }
 const outputs = { y: createTensor('float32', [1, 2], new Float32Array([0.5, -0.5])) }
 
-async function fixture (): Promise<{ spec: ReturnType<typeof createJobSpec>, jobId: string, signer: ReturnType<typeof signerFromPrivateKey> }> {
+async function fixture (): Promise<{ spec: JobSpec, jobId: string, signer: ReturnType<typeof signerFromPrivateKey> }> {
   const signer = signerFromPrivateKey(await generateIdentity())
-  const spec = createJobSpec({
-    modelHash: 'a'.repeat(64),
-    inputHash: hashTensors(inputs),
-    policy: { kind: 'tolerance', atol: 1e-5, rtol: 1e-4 },
-    replicas: 3,
-    quorum: 2,
-    requester: signer.peerId,
-    nonce: '0123456789abcdef0123456789abcdef',
-    createdAt: 1_700_000_000_000,
-    expiresAt: 1_700_000_060_000
-  })
+  const spec = testJobSpec(signer.peerId, inputs)
   return { spec, jobId: jobIdOf(spec), signer }
 }
 

@@ -12,6 +12,9 @@ import { MAX_MODEL_BYTES } from '../inference/constants.js'
 import { runCli } from '../../e2e/fixtures/cli.js'
 import { MLP_INPUT, startRequester } from './harness.js'
 import { closedPort } from '../testing/net.js'
+import { spawn } from 'node:child_process'
+import { resolve as resolvePath } from 'node:path'
+import { identityFromSeed, peerIdOf } from '../network/keys.js'
 
 const RELAY_ID = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
 
@@ -46,6 +49,35 @@ describe('clear errors', () => {
       expect(res.stderr).toBe(`crosscheck: ReservationRefusedError: relay ${addr} refused a reservation (RESERVATION_REFUSED): it is out of reservation capacity (its maxReservations are all taken); other peers cannot reach this one through it\n`)
     } finally {
       await full.stop()
+    }
+  }, 60_000)
+
+  it('crosscheck worker waits for a relay that is not up yet, says why and when it retries, and joins once it is', async () => {
+    const port = await closedPort()
+    const key = await identityFromSeed(new Uint8Array(32).fill(21))
+    const addr = `/ip4/127.0.0.1/tcp/${port}/ws/p2p/${peerIdOf(key)}`
+    const child = spawn(process.execPath, [resolvePath('bin/crosscheck.js'), 'worker', '--relay', addr], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { stdout += String(d) })
+    child.stderr.on('data', (d) => { stderr += String(d) })
+    const exited = new Promise<number | null>(resolve => { child.once('exit', (code) => { resolve(code) }) })
+    let late: Relay | undefined
+    try {
+      const waitFor = async (what: string, check: () => boolean): Promise<void> => {
+        for (const t0 = Date.now(); !check(); await new Promise(resolve => setTimeout(resolve, 100))) {
+          if (Date.now() - t0 > 45_000 || child.exitCode != null) throw new Error(`${what}: exit ${child.exitCode}, stdout ${stdout}, stderr ${stderr}`)
+        }
+      }
+      await waitFor('the worker reports the unreachable relay and a retry', () => stderr.includes('retrying in 1 s'))
+      expect(stderr).toContain(`crosscheck: RelayUnreachableError: could not reach relay ${addr}: connection refused (nothing listens on 127.0.0.1:${port}); retrying in 1 s (Ctrl-C to stop)`)
+      expect(stdout).toBe('')
+      late = await startRelay({ port, privateKey: key })
+      await waitFor('the worker joins the relay once it is up', () => /^worker \S+/m.test(stdout))
+    } finally {
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      await late?.stop()
     }
   }, 60_000)
 

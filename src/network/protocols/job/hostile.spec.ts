@@ -15,7 +15,8 @@ import { decodeJobResponse, encodeJobRequest } from '../../codec.js'
 import type { JobRequest, JobResponse } from '../../codec.js'
 import { createTensor, hashTensors } from '../../../tensor/index.js'
 import type { NamedTensors } from '../../../tensor/index.js'
-import { createJobSpec, jobIdOf } from '../../../consensus/job.js'
+import { jobIdOf } from '../../../consensus/job.js'
+import { testJobSpec } from '../../../testing/jobs.js'
 import { signVote } from '../../../consensus/vote.js'
 import { generateIdentity, signerFromPrivateKey } from '../../keys.js'
 
@@ -33,17 +34,7 @@ const noDial = { ensureDirect: async (): Promise<Connection> => { throw new Erro
 
 let nonce = 0
 function jobRequest (inputs: NamedTensors = { x: createTensor('float32', [1, 4], new Float32Array([1, 2, 3, 4])) }): JobRequest {
-  const spec = createJobSpec({
-    modelHash: 'a'.repeat(64),
-    inputHash: hashTensors(inputs),
-    policy: { kind: 'tolerance', atol: 1e-5, rtol: 1e-4 },
-    replicas: 3,
-    quorum: 2,
-    requester: signer.peerId,
-    nonce: (nonce++).toString(16).padStart(32, '0'),
-    createdAt: 1_700_000_000_000,
-    expiresAt: 1_700_000_060_000
-  })
+  const spec = testJobSpec(signer.peerId, inputs, (nonce++).toString(16).padStart(32, '0'))
   return { type: 'job', jobId: jobIdOf(spec), spec, inputs }
 }
 
