@@ -62,6 +62,7 @@ export class MemoryStore implements NodeStore {
   }
 
   async putJob (job: StoredJob): Promise<void> { this.jobs.set(job.jobId, job) }
+  async getJob (jobId: string): Promise<StoredJob | undefined> { return this.jobs.get(jobId) }
   async listJobs (options: { limit?: number, role?: JobRole } = {}): Promise<StoredJob[]> {
     return [...this.jobs.values()].filter(j => options.role === undefined || j.role === options.role).sort((a, b) => b.startedAt - a.startedAt).slice(0, options.limit)
   }

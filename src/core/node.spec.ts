@@ -191,6 +191,11 @@ describe('CrosscheckNode (Node parts)', () => {
       })
       expect(retracted).toEqual([{ jobId, reason: 're-verification disagreed', record: real }])
       expect((await holder.listReceipts()).find(r => r.jobId === jobId)?.status).toBe('invalid')
+      // the requester's own copy: the receipt turns invalid and its history says retracted, not accepted
+      expect((await a.listJobs()).find(j => j.jobId === jobId)?.status).toBe('accepted')
+      expect(await a.applyRecord(real)).toBe(true)
+      expect((await a.listReceipts()).find(r => r.jobId === jobId)?.status).toBe('invalid')
+      expect((await a.listJobs()).find(j => j.jobId === jobId)?.status).toBe('retracted')
       // a node that heard the retraction before it was given the receipt stores it as invalid at once
       expect(await late.applyRecord(real)).toBe(false)
       expect(await late.importReceipt(receipt)).toMatchObject({ jobId, status: 'invalid' })

@@ -614,6 +614,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       return false
     }
     await r.store.putReceipt({ ...stored, status: 'invalid' })
+    await this.markRetracted(r.store, rec.jobId)
     this.emit('receipt:retracted', { jobId: rec.jobId, reason: rec.reason ?? 'retracted', record: recordText })
     return true
   }
@@ -648,6 +649,12 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const r = this.require()
     parseRecord(recordText)
     return await r.network.publishRetraction(recordText)
+  }
+
+  /** The history shows a retracted job as such (its receipt is already stored as invalid). */
+  private async markRetracted (store: NodeStore, jobId: string): Promise<void> {
+    const job = await store.getJob(jobId)
+    if (job != null && job.status !== 'retracted') await store.putJob({ ...job, status: 'retracted' })
   }
 
   private rememberRetraction (jobId: string, recordText: string): void {
@@ -751,8 +758,12 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     requester.addEventListener('trust:flagged', (evt) => { this.emit('trust:flagged', evt.detail); this.emitState() })
     requester.addEventListener('trust:backend', (evt) => { this.emit('trust:backend', evt.detail) })
     requester.addEventListener('job:retracted', (evt) => {
-      void store.getReceipt(evt.detail.jobId).then(async (rec) => { if (rec != null) await store.putReceipt({ ...rec, status: 'invalid' }) })
-      this.emit('job:retracted', evt.detail)
+      // stored first, so a listener that reads the history or the receipts sees the retraction
+      void store.getReceipt(evt.detail.jobId).then(async (rec) => {
+        if (rec != null) await store.putReceipt({ ...rec, status: 'invalid' })
+        await this.markRetracted(store, evt.detail.jobId)
+      }).catch((err: Error) => { log('marking job %s retracted failed: %s', evt.detail.jobId.slice(0, 12), err.message) })
+        .finally(() => { this.emit('job:retracted', evt.detail) })
     })
     return requester
   }

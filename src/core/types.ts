@@ -38,7 +38,8 @@ export interface StoredReceipt {
   status: ReceiptStatus
 }
 export type JobRole = 'requester' | 'worker'
-export type JobStatus = 'running' | 'accepted' | 'no-quorum' | 'failed' | 'aborted' | 'voted' | 'interrupted'
+/** `retracted`: accepted, then its receipt was retracted (re-verification disagreed, or a retraction record arrived). */
+export type JobStatus = 'running' | 'accepted' | 'no-quorum' | 'failed' | 'aborted' | 'voted' | 'interrupted' | 'retracted'
 /** A requested job not yet ended (kept so a reload or crash shows it as interrupted). */
 export interface PendingJob { jobId: string, modelHash: string, inputHash: string, startedAt: number }
 export interface StoredJob {
@@ -70,6 +71,7 @@ export interface NodeStore {
   getReceipt: (jobId: string) => Promise<StoredReceipt | undefined>
   listReceipts: (options?: { limit?: number }) => Promise<StoredReceipt[]>
   putJob: (job: StoredJob) => Promise<void>
+  getJob: (jobId: string) => Promise<StoredJob | undefined>
   listJobs: (options?: { limit?: number, role?: JobRole }) => Promise<StoredJob[]>
   putPendingJob: (job: PendingJob) => Promise<void>
   listPendingJobs: () => Promise<PendingJob[]>

@@ -177,6 +177,8 @@ describe('storage', () => {
     expect((await store.listJobs({ role: 'requester' })).map((j) => j.jobId)).toEqual(['c', 'a'])
     expect((await store.listJobs({ role: 'requester', limit: 1 })).map((j) => j.jobId)).toEqual(['c'])
     expect((await store.listJobs({ role: 'worker' })).map((j) => j.jobId)).toEqual(['b'])
+    expect(await store.getJob('b')).toMatchObject({ jobId: 'b', role: 'worker', status: 'accepted' })
+    expect(await store.getJob('nope')).toBeUndefined()
   })
 
   it('deletes models, metadata and bytes together', async () => {

@@ -261,6 +261,10 @@ export class Store {
     await Promise.all([tx.store.put(job), tx.done])
   }
 
+  async getJob (jobId: string): Promise<JobRecord | undefined> {
+    return await this.db.get('jobs', jobId)
+  }
+
   /** Newest first, optionally only one role. */
   async listJobs (options: ListOptions & { role?: JobRole } = {}): Promise<JobRecord[]> {
     const out: JobRecord[] = []

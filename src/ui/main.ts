@@ -150,6 +150,9 @@ function makeNode (relays: string[]): CrosscheckNode {
   n.addEventListener('job:served', () => { void renderHistory(); renderCharts() })
   n.addEventListener('job:accepted', () => { renderCharts() })
   n.addEventListener('job:interrupted', () => { void renderHistory() })
+  // an accepted answer found wrong later: the history must not keep calling it accepted
+  n.addEventListener('job:retracted', () => { void renderHistory() })
+  n.addEventListener('receipt:retracted', () => { void renderHistory() })
   n.addEventListener('model:progress', (evt) => {
     const { loaded, total, sha256, source } = evt.detail
     showTransfer(`in:${sha256}`, `Fetching model ${sha256.slice(0, 10)}… from ${source === 'peer' ? 'a peer' : 'the site'}`, loaded, total)
