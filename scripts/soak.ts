@@ -10,6 +10,10 @@
  *   (onnxruntime-node); every `--churn-every` seconds the oldest leaves and a
  *   new one joins, alternately killed (SIGKILL: a crash, a killed tab) and
  *   stopped (SIGTERM: a closed tab), always while jobs are in flight;
+ * - `--pages` contributor pages in Chromium (the built app, served here;
+ *   one browser context per page, so each is a visitor with its own
+ *   identity); on every churn the oldest page is closed, as a tab is, and a
+ *   fresh visitor opens the page;
  * - `--requesters` requesters, each its own process (this script with
  *   `--role requester`), submitting rounds of `--jobs` jobs, `--concurrency`
  *   at a time, until the time is up.
@@ -24,14 +28,19 @@ import { fileURLToPath } from 'node:url'
 import { startRelay } from '../src/network/relay.js'
 import type { Relay } from '../src/network/relay.js'
 import { generateIdentity } from '../src/network/keys.js'
+import { existsSync } from 'node:fs'
+import { resolve as resolvePath } from 'node:path'
 import { Outcomes, contributorsOf, spawnWorker, startRequester, submitJobs, until } from '../src/reliability/harness.js'
 import type { WorkerProcess } from '../src/reliability/harness.js'
+import type { Browser, BrowserContext, Page } from '@playwright/test'
+import { chromiumLaunchOptions } from '../e2e/fixtures/chromium.js'
 
 const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'soak' },
     minutes: { type: 'string', default: '2.5' },
     workers: { type: 'string', default: '8' },
+    pages: { type: 'string', default: '3' },
     requesters: { type: 'string', default: '3' },
     jobs: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '20' },
@@ -111,6 +120,46 @@ function spawnRequester (relay: string, stopAt: number, peers: number): Requeste
   return { child, done, progress }
 }
 
+// ---- browser pages ----------------------------------------------------------------
+
+interface ContributorPage { context: BrowserContext, page: Page, peakHeap: number, jobsDone: number }
+
+/** The built app served with its headers (vite preview, as `npm start` does), and Chromium to open it in. */
+async function startPages (): Promise<{ url: string, browser: Browser, stop: () => Promise<void> }> {
+  const outDir = resolvePath('dist')
+  if (!existsSync(resolvePath(outDir, 'index.html'))) throw new Error('no built app in dist/: run `npm run build` first (npm run soak does), or pass --pages 0')
+  const { preview } = await import('vite')
+  const server = await preview({ build: { outDir }, preview: { host: '127.0.0.1', port: 0, open: false }, logLevel: 'warn' })
+  const url = server.resolvedUrls?.local[0]
+  if (url == null) throw new Error('the app server did not say where it listens')
+  const { chromium } = await import('@playwright/test')
+  const browser = await chromium.launch(chromiumLaunchOptions())
+  return { url, browser, stop: async () => { await browser.close(); await server.close() } }
+}
+
+/** A visitor: a fresh browser context (its own identity) that opens the page and contributes. */
+async function openPage (browser: Browser, url: string, relay: string): Promise<ContributorPage> {
+  // camera/microphone: Chromium then offers loopback ICE candidates (NOTES)
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] })
+  const page = await context.newPage()
+  // pauseOnPressure/pauseWhenHidden=0: a loaded 2-core machine reports critical pressure, and headless pages count as hidden
+  await page.goto(`${url}?autostart=1&pauseOnPressure=0&pauseWhenHidden=0&relay=${encodeURIComponent(relay)}`)
+  const t0 = Date.now()
+  while (!(await page.evaluate(() => window.crosscheck?.stats()?.contributing === true).catch(() => false))) {
+    if (Date.now() - t0 > 90_000) { await context.close(); throw new Error('a page did not start contributing within 90 s') }
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+  return { context, page, peakHeap: 0, jobsDone: 0 }
+}
+
+/** Samples a page's JS heap (Chromium's performance.memory) and jobs served; a closed page keeps its last figures. */
+async function samplePage (p: ContributorPage): Promise<void> {
+  const now = await p.page.evaluate(() => ({ heap: (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0, jobs: window.crosscheck?.stats()?.jobsDone ?? 0 })).catch(() => undefined)
+  if (now == null) return
+  p.peakHeap = Math.max(p.peakHeap, now.heap)
+  p.jobsDone = Math.max(p.jobsDone, now.jobs)
+}
+
 // ---- the soak -------------------------------------------------------------------
 
 async function soak (): Promise<number> {
@@ -135,7 +184,19 @@ async function soak (): Promise<number> {
   const size = num('workers')
   await Promise.all(Array.from({ length: size }, async () => { await join() }))
   log(`${live.length} workers up`)
-  const requesters = Array.from({ length: num('requesters') }, () => spawnRequester(addr, stopAt, size))
+  const pageCount = num('pages')
+  const browserSide = pageCount > 0 ? await startPages() : undefined
+  const pages: ContributorPage[] = []
+  const closedPages: ContributorPage[] = []
+  const pageFaults = { closed: 0, joins: 0 }
+  const openOne = async (): Promise<void> => {
+    if (browserSide == null) return
+    pages.push(await openPage(browserSide.browser, browserSide.url, addr))
+    pageFaults.joins++
+  }
+  for (let i = 0; i < pageCount; i++) await openOne()
+  if (pageCount > 0) log(`${pages.length} browser pages contributing`)
+  const requesters = Array.from({ length: num('requesters') }, () => spawnRequester(addr, stopAt, size + pageCount))
 
   let stopping = false
   // churn: the oldest worker leaves (crash or close, alternately) and a new one joins
@@ -153,6 +214,16 @@ async function soak (): Promise<number> {
       log(`worker ${leaving.peerId.slice(-6)} ${crash ? 'crashed (SIGKILL)' : 'closed (SIGTERM)'}; a new one joins`)
       crash = !crash
       await join().catch((err: Error) => { log(`a worker failed to join: ${err.message}`) })
+      // a visitor closes its tab and a new one opens the page
+      const closing = pages.shift()
+      if (closing != null) {
+        await samplePage(closing)
+        await closing.context.close()
+        closedPages.push(closing)
+        pageFaults.closed++
+        log(`a page closed (${closing.jobsDone} jobs served); a new visitor opens it`)
+        await openOne().catch((err: Error) => { log(`a page failed to join: ${err.message}`) })
+      }
     }
   })()
   // relay restarts on the same port and id
@@ -169,6 +240,7 @@ async function soak (): Promise<number> {
     }
   })()
   const ticker = setInterval(() => {
+    for (const p of pages) void samplePage(p)
     const p = requesters.reduce((a, r) => ({ submitted: a.submitted + r.progress.submitted, accepted: a.accepted + r.progress.accepted, lost: a.lost + r.progress.lost }), { submitted: 0, accepted: 0, lost: 0 })
     log(`jobs ended ${p.submitted} (accepted ${p.accepted}, lost ${p.lost}); workers ${live.length}; relay ${JSON.stringify(relay.stats())}`)
   }, 15_000)
@@ -182,12 +254,15 @@ async function soak (): Promise<number> {
     await Promise.all([churn, restarts])
   }
   // every requester has left: the relay holds exactly the workers
-  await until('the relay holds only the live workers', () => {
+  await until('the relay holds only the live workers and pages', () => {
     const s = relay.stats()
-    return s.connections === live.length && s.reservations === live.length
+    return s.connections === live.length + pages.length && s.reservations === live.length + pages.length
   }, 30_000).catch((err: Error) => { log(`${err.message}: ${JSON.stringify(relay.stats())}`) })
   const relayAfter = relay.stats()
   for (const w of live) workerPeaks.push(w.peakRss() ?? 0)
+  for (const p of pages) await samplePage(p)
+  const allPages = [...closedPages, ...pages]
+  await browserSide?.stop()
   await Promise.all(live.map(async w => { await w.kill('SIGTERM') }))
   await relay.stop()
 
@@ -195,7 +270,7 @@ async function soak (): Promise<number> {
   const failed = [...outcomes.failed.entries()].sort((a, b) => b[1] - a[1])
   const sorted = [...workerPeaks].filter(n => n > 0).sort((a, b) => a - b)
   const lines = [
-    `Soak: ${minutes} min on this machine (${new Date(t0).toISOString().slice(0, 10)}), ${size} Node workers (onnxruntime-node, the generated MLP), ${reports.length} requesters, ${values.jobs}-job rounds ${values.concurrency} at a time, replicas ${values.replicas} quorum ${values.quorum}, ${Number(values.timeout) / 1000} s deadline.`,
+    `Soak: ${minutes} min on this machine (${new Date(t0).toISOString().slice(0, 10)}), ${size} Node workers (onnxruntime-node, the generated MLP)${pageCount > 0 ? ` and ${pageCount} Chromium pages (onnxruntime-web)` : ''}, ${reports.length} requesters, ${values.jobs}-job rounds ${values.concurrency} at a time, replicas ${values.replicas} quorum ${values.quorum}, ${Number(values.timeout) / 1000} s deadline.`,
     '',
     '| | |',
     '|---|---|',
@@ -206,13 +281,24 @@ async function soak (): Promise<number> {
     `| lost | ${outcomes.lost} |`,
     `| peak memory per worker (RSS) | min ${MiB(sorted[0])}, median ${MiB(sorted[Math.floor(sorted.length / 2)])}, max ${MiB(sorted.at(-1))} (${sorted.length} worker processes) |`,
     `| peak memory per requester (RSS) | ${reports.map(r => MiB(r.peakRss)).join(', ')} |`,
-    `| peak memory of the relay process (RSS) | ${MiB(process.resourceUsage().maxRSS * 1024)} |`,
-    `| relay at the end | ${relayAfter.connections} connections, ${relayAfter.reservations} reservations (the ${live.length} live workers) |`
+    `| peak memory of ${pageCount > 0 ? 'this process (relay, app server, Playwright driver; the browser is apart)' : 'the relay process'} (RSS) | ${MiB(process.resourceUsage().maxRSS * 1024)} |`,
+    `| relay at the end | ${relayAfter.connections} connections, ${relayAfter.reservations} reservations (the ${live.length} live workers${pages.length > 0 ? ` and ${pages.length} open pages` : ''}) |`,
+    ...(pageCount > 0
+      ? [
+          `| browser pages | ${pageCount} open at a time; ${pageFaults.closed} closed (tab closed) and ${pageFaults.joins - pageCount} fresh visitors joined; ${allPages.reduce((a, p) => a + p.jobsDone, 0)} replicas served by pages |`,
+          `| peak JS heap per page | ${heapRange(allPages.map(p => p.peakHeap))} (${allPages.length} pages) |`
+        ]
+      : [])
   ]
   process.stdout.write(lines.join('\n') + '\n')
   for (const [name, detail] of outcomes.failedDetail) process.stderr.write(`  ${name}, e.g.: ${detail[0]}\n`)
   if (outcomes.lost > 0) process.stderr.write(`LOST ${outcomes.lost} jobs:\n  ${outcomes.lostDetail.join('\n  ')}\n`)
   return outcomes.lost === 0 && outcomes.ended === outcomes.submitted ? 0 : 1
+}
+
+function heapRange (bytes: number[]): string {
+  const s = bytes.filter(n => n > 0).sort((a, b) => a - b)
+  return s.length === 0 ? '–' : `min ${MiB(s[0])}, median ${MiB(s[Math.floor(s.length / 2)])}, max ${MiB(s.at(-1))}`
 }
 
 function pct (a: number, b: number): string {
