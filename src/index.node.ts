@@ -15,7 +15,7 @@ import './polyfills.js'
 import { CrosscheckNode } from './core/node.js'
 import type { CrosscheckNodeInit } from './core/node.js'
 import { MemoryStore } from './core/memory-store.js'
-import type { InferenceRuntime, ModelCatalog, NodeStore } from './core/types.js'
+import type { InferenceRuntime, ModelCatalog, NodeStore, RuntimeInit } from './core/types.js'
 import { HttpCatalog, manifestUrlOf } from './inference/http-catalog.js'
 import { NodeRunner } from './cli/ort-node.js'
 
@@ -27,7 +27,7 @@ export interface CreateNodeInit extends CrosscheckNodeInit {
   /** @default a new MemoryStore (nothing kept after the process) */
   store?: NodeStore
   /** @default onnxruntime-node, 1 thread */
-  runtime?: () => InferenceRuntime
+  runtime?: (init: RuntimeInit) => InferenceRuntime
 }
 
 export function createNode (init: CreateNodeInit): CrosscheckNode {

@@ -49,7 +49,7 @@ export function createNode (init: CreateNodeInit): CrosscheckNode {
   const persist = init.persist !== false
   return new CrosscheckNode({
     openStore: persist ? async () => await openStore(storeName) : async () => new MemoryStore(),
-    createRuntime: (r) => new WorkerRuntime({ ...r, preferredBackend: init.preferredBackend }),
+    createRuntime: (r) => new WorkerRuntime({ ...r, preferredBackend: r.reference === true ? 'wasm' : init.preferredBackend }),
     catalog: base != null ? new HttpCatalog(manifestUrlOf(base)) : null,
     ...(init.identityLock === false || !persist
       ? {}

@@ -11,6 +11,10 @@ import { createNode } from '../index.node.js'
 import type { CrosscheckNode } from './node.js'
 import { LocalCatalog } from '../models/catalog.js'
 import { MemoryStore } from './memory-store.js'
+import type { InferenceRuntime } from './types.js'
+import { NodeRunner } from '../cli/ort-node.js'
+import { createTensor } from '../tensor/index.js'
+import type { NamedTensors } from '../tensor/index.js'
 import { verifyReceipt } from '../consensus/receipt.js'
 import { identityFromSeed, libp2pVerifier, peerIdOf, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
 import { serializeRecord, signSettlement } from '../consensus/settlement.js'
@@ -203,6 +207,43 @@ describe('CrosscheckNode (Node parts)', () => {
       for (const n of [a, holder, late]) await n.stop()
     }
   }, 90_000)
+
+  it('computes canaries\' known answers on a CPU runtime when its own runtime is an accelerated backend, so a broken one there flags no honest peer', async () => {
+    // a "WebGPU" runtime wrong by 5 % on every output, as a driver bug would be
+    const skew = (outputs: NamedTensors): NamedTensors => Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, createTensor(t.dtype, t.dims, (t.data as Float32Array).map(v => v * 1.05 + 1e-3))]))
+    const brokenGpu = (): InferenceRuntime => {
+      const inner = new NodeRunner()
+      const gpuClass = 'ort-node/webgpu/t1/node'
+      return {
+        probe: async () => ({ ...(await inner.probe()), backend: 'webgpu', numericClass: gpuClass }),
+        hasModel: async (sha) => await inner.hasModel(sha),
+        loadModel: async (sha, bytes) => { await inner.loadModel(sha, bytes) },
+        run: async (sha, inputs) => { const r = await inner.run(sha, inputs); return { ...r, outputs: skew(r.outputs), numericClass: gpuClass } },
+        close: async () => { await inner.close() }
+      }
+    }
+    const made: string[] = []
+    const n = createNode({
+      relays: [relay.multiaddrs[0]],
+      catalog: new LocalCatalog(),
+      contribute: false,
+      // seeded: the one draw after the job is a canary
+      requester: { canaryRate: 0.99, seed: 1 },
+      runtime: (init) => { made.push(init.reference === true ? 'reference' : 'own'); return init.reference === true ? new NodeRunner() : brokenGpu() }
+    })
+    try {
+      await n.start()
+      await until('the requester sees both contributors', () => n.stats().peers.filter(p => p.announcement != null).length >= 2)
+      await n.run('mlp', INPUT, { replicas: 2, quorum: 2 })
+      await n.settled()
+      expect(made).toEqual(['own', 'reference'])
+      const records = n.reputation()
+      expect(records.filter(r => r.flagged)).toEqual([])
+      expect(records.filter(r => (r.canariesPassed ?? 0) > 0).map(r => r.peerId).sort()).toEqual(workers.map(w => w.peerId).sort())
+    } finally {
+      await n.stop()
+    }
+  }, 60_000)
 
   it('needs start() first and stops idempotently', async () => {
     const n = createNode({ relays: [relay.multiaddrs[0]], contribute: false })

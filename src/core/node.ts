@@ -10,7 +10,7 @@
 import type { AbortOptions } from '../abort.js'
 import { TypedEventTarget } from '../events.js'
 import { createLogger } from '../logger.js'
-import { AbortError, IdentityLockedError, InvalidArgumentError, NotStartedError, PeerPausedError, ReceiptInvalidError, throwIfAborted } from '../errors.js'
+import { AbortError, IdentityLockedError, InferenceError, InvalidArgumentError, NotStartedError, PeerPausedError, ReceiptInvalidError, throwIfAborted } from '../errors.js'
 import { Network } from '../network/network.js'
 import type { PeerState } from '../network/network.js'
 import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
@@ -41,6 +41,9 @@ import type { MetricsSeries } from './metrics.js'
 import type { InferenceRuntime, ModelCatalog, NodeStore, RunOutput, RuntimeInfo, RuntimeInit, StoredIdentity, StoredJob, StoredReceipt, Surface } from './types.js'
 
 const log = createLogger('core')
+
+/** Backends that compute canaries' known answers: the CPU ones (ORT-web WASM, onnxruntime-node). */
+const REFERENCE_BACKENDS: ReadonlySet<string> = new Set(['wasm', 'cpu'])
 
 /** Comparison used when neither the caller nor the catalog names one. */
 export const DEFAULT_POLICY: ComparisonPolicy = { kind: 'tolerance', atol: 1e-5, rtol: 1e-4 }
@@ -256,6 +259,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private running?: Running
   private startPromise?: Promise<void>
   private runtimeInfo?: RuntimeInfo
+  /** Where canaries' known answers are computed when this node's own runtime is not on a CPU backend (made on first need). */
+  private referenceRuntime?: { runtime: InferenceRuntime, info: Promise<RuntimeInfo> }
   private peerIdValue = ''
   /** The identity puzzle solution once found (announced while the peer id is the same). */
   private identityNonce?: { peerId: string, nonce: string }
@@ -405,6 +410,9 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     if (parts.timer != null) clearInterval(parts.timer)
     await parts.network?.stop().catch((err: Error) => { log('network stop: %s', err.message) })
     await parts.runtime?.close().catch((err: Error) => { log('runtime close: %s', err.message) })
+    const reference = this.referenceRuntime
+    this.referenceRuntime = undefined
+    await reference?.runtime.close().catch((err: Error) => { log('reference runtime close: %s', err.message) })
     parts.store?.close()
     await parts.lock?.release().catch(() => {})
   }
@@ -753,7 +761,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       persist: async (list) => { for (const rec of list) await store.putReputation(rec) },
       share: async (message) => await network.publishObservation(message),
       shareRetraction: async (record) => await network.publishRetraction(record),
-      localRun: async (hash, inputs, options) => await this.runLocal(hash, inputs, options)
+      localRun: async (hash, inputs, options) => await this.runReference(hash, inputs, options)
     }, init)
     requester.addEventListener('trust:flagged', (evt) => { this.emit('trust:flagged', evt.detail); this.emitState() })
     requester.addEventListener('trust:backend', (evt) => { this.emit('trust:backend', evt.detail) })
@@ -773,6 +781,27 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const r = this.require()
     await this.ensureLoaded(r, modelHash, options)
     return await r.runtime.run(modelHash, inputs, { ...options, transfer: false })
+  }
+
+  /**
+   * Runs a model on the reference CPU backend: this node's own runtime when it
+   * is one (WASM, onnxruntime-node's CPU), otherwise a second runtime made for
+   * it. Canaries' known answers come from here: a WebGPU driver that is wrong
+   * on this requester would otherwise make every honest peer fail its canaries.
+   */
+  private async runReference (modelHash: string, inputs: NamedTensors, options: AbortOptions = {}): Promise<RunOutput> {
+    const r = this.require()
+    const own = this.runtimeInfo
+    if (own == null || REFERENCE_BACKENDS.has(own.backend)) return await this.runLocal(modelHash, inputs, options)
+    if (this.referenceRuntime == null) {
+      const runtime = this.components.createRuntime({ reference: true, threads: 1 })
+      this.referenceRuntime = { runtime, info: runtime.probe(options) }
+    }
+    const reference = this.referenceRuntime
+    const info = await reference.info
+    if (!REFERENCE_BACKENDS.has(info.backend)) throw new InferenceError(`no CPU reference runtime: the runtime made for it runs on ${info.backend}`)
+    await this.ensureLoaded({ runtime: reference.runtime, registry: r.registry }, modelHash, options)
+    return await reference.runtime.run(modelHash, inputs, { ...options, transfer: false })
   }
 
   // ---- models and history --------------------------------------------------

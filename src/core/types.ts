@@ -117,6 +117,12 @@ export interface InferenceRuntime {
 export interface RuntimeInit {
   /** WASM threads to use (browser runtimes); from the CPU share. */
   threads?: number
+  /**
+   * A runtime on the reference CPU backend (WASM in a browser), whatever the
+   * node prefers: canaries' known answers are computed on it, so a broken
+   * accelerated backend on the requester cannot make honest peers look wrong.
+   */
+  reference?: boolean
 }
 
 // ---- catalog -----------------------------------------------------------------
