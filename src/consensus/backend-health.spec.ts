@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { BackendHealth } from './backend-health.js'
+import type { TrustRecord } from './reputation.js'
 
 const M = 'ab'.repeat(32)
 const M2 = 'cd'.repeat(32)
@@ -62,5 +63,21 @@ describe('BackendHealth', () => {
     expect(h.observe(M, GPU, 'p3', 'canary-failed')).toBeDefined()
     expect(() => new BackendHealth({ minFailedPeers: 0 })).toThrow(RangeError)
     expect(() => new BackendHealth({ minFailedPeers: 1.5 })).toThrow(RangeError)
+  })
+})
+
+describe('BackendHealth.fromRecords (a reload)', () => {
+  it('rebuilds a verdict from stored canary verdicts, judged on the whole whatever the order', () => {
+    const key = (m: string, c: string): string => `${m}|${c.split('/').slice(0, 2).join('/')}`
+    const rec = (peerId: string, verdicts: Record<string, boolean>): TrustRecord => ({ peerId, valid: 0, invalid: 0, consecutiveValid: 0, flagged: false, updatedAt: 0, canaryVerdicts: verdicts })
+    const broken = BackendHealth.fromRecords([rec('p1', { [key(M, GPU)]: false }), rec('p2', { [key(M, GPU)]: false, [key(M, WASM)]: true })])
+    expect(broken.isFaulty(M, GPU)).toBe(true)
+    expect(broken.isFaulty(M, WASM)).toBe(false)
+    expect(broken.verdicts()).toEqual([{ modelHash: M, backend: 'ort-web/webgpu', failed: ['p1', 'p2'], passed: [] }])
+    // three passes against three failures is no verdict, even when the failures are read first
+    const tie = BackendHealth.fromRecords(['l1', 'l2', 'l3', 'h1', 'h2', 'h3'].map(p => rec(p, { [key(M, GPU)]: p.startsWith('h') })))
+    expect(tie.isFaulty(M, GPU)).toBe(false)
+    // malformed keys and values are skipped
+    expect(BackendHealth.fromRecords([rec('x', { nobar: false, [key(M, GPU)]: 'no' as unknown as boolean })]).verdicts()).toEqual([])
   })
 })

@@ -22,6 +22,7 @@
  * ```
  */
 import { backendOf } from './reputation.js'
+import type { TrustRecord } from './reputation.js'
 import type { CanaryVerdict } from './canary.js'
 import type { NumericClass } from './types.js'
 
@@ -77,13 +78,23 @@ export class BackendHealth {
   observe (modelHash: string, numericClass: NumericClass, peerId: string, verdict: CanaryVerdict): BackendVerdict | undefined {
     if (verdict === 'near-miss') return undefined
     const backend = backendOf(numericClass)
+    const e = this.entry(modelHash, backend)
+    e.byPeer.set(peerId, verdict === 'canary-passed')
+    return this.judge(e, modelHash, backend)
+  }
+
+  private entry (modelHash: string, backend: string): Entry {
     const key = `${modelHash}|${backend}`
     let e = this.entries.get(key)
     if (e === undefined) {
       e = { byPeer: new Map(), faulty: false }
       this.entries.set(key, e)
     }
-    e.byPeer.set(peerId, verdict === 'canary-passed')
+    return e
+  }
+
+  /** The rule: failures from at least `minFailedPeers` peers, more than the passes; once faulty, it stays so. */
+  private judge (e: Entry, modelHash: string, backend: string): BackendVerdict | undefined {
     if (e.faulty) return undefined
     const { failed, passed } = split(e)
     if (failed.length < this.minFailedPeers || failed.length <= passed.length) return undefined
@@ -104,6 +115,27 @@ export class BackendHealth {
   /** Per-backend canaries: a canary's draw weight for a peer of `numericClass` (UNSEEN_BACKEND_CANARY_WEIGHT while no canary has reached its backend on the model). */
   canaryWeight (modelHash: string, numericClass: NumericClass): number {
     return this.checkedPeers(modelHash, numericClass) === 0 ? UNSEEN_BACKEND_CANARY_WEIGHT : 1
+  }
+
+  /**
+   * A book rebuilt from stored reputation records (their `canaryVerdicts`), so
+   * that a verdict survives a reload; no verdict is reported again.
+   */
+  static fromRecords (records: Iterable<TrustRecord>, init: BackendHealthInit = {}): BackendHealth {
+    const health = new BackendHealth(init)
+    for (const r of records) {
+      for (const [key, passed] of Object.entries(r.canaryVerdicts ?? {})) {
+        const bar = key.indexOf('|')
+        if (bar <= 0 || typeof passed !== 'boolean') continue
+        health.entry(key.slice(0, bar), key.slice(bar + 1)).byPeer.set(r.peerId, passed)
+      }
+    }
+    // judged once on the whole, so the verdict does not depend on the order records were read in
+    for (const [key, e] of health.entries) {
+      const bar = key.indexOf('|')
+      health.judge(e, key.slice(0, bar), key.slice(bar + 1))
+    }
+    return health
   }
 
   /** Every backend judged faulty so far. */

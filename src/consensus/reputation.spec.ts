@@ -85,3 +85,25 @@ describe('ReputationBook', () => {
     expect(old.get(P)?.valid).toBe(4)
   })
 })
+
+describe('canary verdicts in the record (what backend verdicts are rebuilt from)', () => {
+  it('keeps the latest canary verdict per model and backend, survives a round trip, and keeps at most MAX_CANARY_VERDICTS', async () => {
+    const { MAX_CANARY_VERDICTS } = await import('./reputation.js')
+    const book = new ReputationBook()
+    book.record(P, 'canary-passed', { modelHash: HASH_A, numericClass: CLASS_WEB, at: 1 })
+    book.record(P, 'canary-failed', { modelHash: HASH_B, numericClass: CLASS_WEB, at: 2 })
+    book.record(P, 'canary-passed', { modelHash: HASH_B, numericClass: CLASS_WEB, at: 3 })
+    // a canary without a class says nothing about a backend
+    book.record(P, 'canary-failed', { modelHash: HASH_A, at: 4 })
+    expect(book.get(P)!.canaryVerdicts).toEqual({ [trustKey(HASH_A, CLASS_WEB)]: true, [trustKey(HASH_B, CLASS_WEB)]: true })
+    const again = ReputationBook.fromRecords(book.toRecords())
+    expect(again.get(P)!.canaryVerdicts).toEqual(book.get(P)!.canaryVerdicts)
+    // records are copies: changing one does not change the book
+    book.toRecords()[0].canaryVerdicts![trustKey(HASH_A, CLASS_WEB)] = false
+    expect(book.get(P)!.canaryVerdicts![trustKey(HASH_A, CLASS_WEB)]).toBe(true)
+    for (let i = 0; i < MAX_CANARY_VERDICTS + 5; i++) book.record(P, 'canary-passed', { modelHash: i.toString(16).padStart(64, '0'), numericClass: CLASS_NODE, at: 10 + i })
+    const keys = Object.keys(book.get(P)!.canaryVerdicts!)
+    expect(keys).toHaveLength(MAX_CANARY_VERDICTS)
+    expect(keys.at(-1)).toBe(trustKey((MAX_CANARY_VERDICTS + 4).toString(16).padStart(64, '0'), CLASS_NODE))
+  })
+})

@@ -70,8 +70,17 @@ export interface TrustRecord {
   canariesPassed?: number
   canariesFailed?: number
   lastCanary?: { jobId?: string, at: number, passed: boolean }
+  /**
+   * `modelHash|runtime/backend` -> whether its latest canary there passed
+   * (at most MAX_CANARY_VERDICTS keys): what backend verdicts
+   * (backend-health.ts) are rebuilt from after a reload.
+   */
+  canaryVerdicts?: Record<string, boolean>
   recentAccepted?: AcceptedVote[]
 }
+
+/** Canary verdict keys kept per peer (the oldest go first). */
+export const MAX_CANARY_VERDICTS = 32
 
 export interface ReputationInit {
   /** Consecutive valid votes (per model/backend) before a peer is established. @default 20 */
@@ -130,7 +139,7 @@ export function trustKey (modelHash: string, numericClass: NumericClass): string
 /** modelHash -> numericClass -> key: selection asks for every candidate's streak on every job. */
 const trustKeys = new Map<string, Map<string, string>>()
 
-function fresh (peerId: string, at: number): Required<Omit<TrustRecord, 'flaggedReason' | 'flaggedAt' | 'lastFailureAt' | 'lastCanary'>> & TrustRecord {
+function fresh (peerId: string, at: number): Required<Omit<TrustRecord, 'flaggedReason' | 'flaggedAt' | 'lastFailureAt' | 'lastCanary' | 'canaryVerdicts'>> & TrustRecord {
   return {
     peerId, valid: 0, invalid: 0, consecutiveValid: 0, flagged: false, updatedAt: at,
     streaks: {}, nearMisses: 0, failures: 0, consecutiveFailures: 0, canariesPassed: 0, canariesFailed: 0, recentAccepted: []
@@ -181,6 +190,7 @@ export class ReputationBook {
         if (outcome === 'canary-passed') {
           e.canariesPassed++
           e.lastCanary = { jobId: ctx.jobId, at: ctx.at, passed: true }
+          if (key !== undefined) noteCanary(e, key, true)
         } else if (ctx.jobId !== undefined) {
           e.recentAccepted.push({ jobId: ctx.jobId, modelHash: ctx.modelHash, at: ctx.at, sole: ctx.sole ?? false })
           if (e.recentAccepted.length > this.recentLimit) e.recentAccepted.splice(0, e.recentAccepted.length - this.recentLimit)
@@ -200,6 +210,7 @@ export class ReputationBook {
         if (outcome === 'canary-failed') {
           e.canariesFailed++
           e.lastCanary = { jobId: ctx.jobId, at: ctx.at, passed: false }
+          if (key !== undefined) noteCanary(e, key, false)
           return this.flagEntry(e, 'canary-failed', ctx.at)
         }
         return e.invalid >= this.maxInvalid ? this.flagEntry(e, `${e.invalid} invalid votes`, ctx.at) : false
@@ -310,8 +321,18 @@ export class ReputationBook {
   }
 }
 
+function noteCanary (e: TrustRecord, key: string, passed: boolean): void {
+  const verdicts = e.canaryVerdicts ?? {}
+  delete verdicts[key] // re-inserted last: keys stay in the order they were last seen
+  verdicts[key] = passed
+  const keys = Object.keys(verdicts)
+  for (const k of keys.slice(0, Math.max(0, keys.length - MAX_CANARY_VERDICTS))) delete verdicts[k]
+  e.canaryVerdicts = verdicts
+}
+
 function copy (r: TrustRecord): TrustRecord {
   const out: TrustRecord = { ...r }
+  if (r.canaryVerdicts !== undefined) out.canaryVerdicts = { ...r.canaryVerdicts }
   if (r.streaks !== undefined) out.streaks = { ...r.streaks }
   if (r.recentAccepted !== undefined) out.recentAccepted = r.recentAccepted.map((a) => ({ ...a }))
   if (r.lastCanary !== undefined) out.lastCanary = { ...r.lastCanary }

@@ -190,6 +190,8 @@ describe('reputation and canaries', () => {
     expect(requester.health.isFaulty('d'.repeat(64), GPU_CLASS)).toBe(false)
     // a requester rebuilt with new settings (node.configureRequester) keeps the verdicts it is handed
     expect(new Requester({ deps, health: requester.health }, { canaryRate: 0 }).health.isFaulty(MODEL, GPU_CLASS)).toBe(true)
+    // and one started from the stored reputation records (a reload) rebuilds them
+    expect(new Requester({ deps, records: requester.book.toRecords() }, { canaryRate: 0 }).health.verdicts()).toEqual(requester.health.verdicts())
     // a fresh identity on the same backend, never flagged, is not drawn for this model either
     peers.set(pool[5].peerId, { signer: pool[5], behaviour: 'gpu-bug', asked: 0 })
     expect(requester.book.isFlagged(pool[5].peerId)).toBe(false)

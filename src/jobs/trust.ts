@@ -116,7 +116,8 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     this.components = components
     this.book = components.records != null ? ReputationBook.fromRecords(components.records, init.trust) : new ReputationBook(init.trust)
     this.schedule = new CanarySchedule({ rate: init.canaryRate })
-    this.health = components.health ?? new BackendHealth(init.backendHealth)
+    // verdicts are rebuilt from the stored records' canary verdicts: a reload does not forget a broken backend
+    this.health = components.health ?? BackendHealth.fromRecords(this.book.toRecords(), init.backendHealth)
     this.recentLimit = init.recentLimit ?? 128
     this.random = init.seed != null ? createRng(init.seed) : components.deps.random
   }
