@@ -54,6 +54,9 @@ test('a backend wrong the same way on every peer is judged by canaries and no lo
     expect(verdicts).toEqual([{ modelHash: mlp.sha256, backend: 'ort-node/cpu', failed: buggy, passed: [] }])
     const flagged = (await requester.page.evaluate(() => window.crosscheck.reputation())).filter(r => r.flagged).map(r => r.peerId)
     for (const h of honest) expect(flagged, 'an honest peer was flagged').not.toContain(h)
+    // the page says so, in words
+    await expect(requester.page.locator('#trust')).toContainText('judged wrong by canaries: ort-node/cpu on ')
+    await expect(requester.page.locator('#trust')).toContainText('2 peers flagged and no longer asked')
 
     // a fresh identity on the same backend: never flagged, a candidate like any other, and never asked
     const newcomer = await startCliWorker(relay.addr, 'backend-bug')

@@ -126,8 +126,24 @@ function showTransfer (key: string, label: string, loaded: number, total: number
   if (total > 0 && loaded >= total) setTimeout(() => { row?.remove() }, 1500)
 }
 
+/** What this page, as a requester, has learnt: flagged peers, backends judged wrong, answers retracted. */
+async function renderTrust (): Promise<void> {
+  if (node == null) return
+  const flagged = node.reputation().filter(r => r.flagged)
+  const backends = node.backendVerdicts()
+  const retracted = (await node.listJobs()).filter(j => j.status === 'retracted').length
+  const names = new Map((manifest?.models ?? []).map(m => [m.sha256, m.name]))
+  const parts = [
+    flagged.length === 0 ? 'No peer flagged' : `${flagged.length} peer${flagged.length === 1 ? '' : 's'} flagged and no longer asked (${flagged.slice(0, 3).map(r => `${short(r.peerId)}: ${r.flaggedReason ?? 'flagged'}`).join('; ')}${flagged.length > 3 ? '; …' : ''})`,
+    backends.length === 0 ? 'no backend judged wrong' : `judged wrong by canaries: ${backends.map(b => `${b.backend} on ${names.get(b.modelHash) ?? b.modelHash.slice(0, 10) + '…'} (${b.failed.length} peers failed)`).join(', ')}`,
+    retracted === 0 ? 'no answer retracted' : `${retracted} accepted answer${retracted === 1 ? '' : 's'} retracted after re-verification`
+  ]
+  $('trust').textContent = `${parts.join(', ')}.`
+}
+
 async function renderHistory (): Promise<void> {
   if (node == null) return
+  void renderTrust()
   const jobs = await node.listJobs({ limit: 20 })
   $('history').replaceChildren(...jobs.map(j => {
     const li = document.createElement('li')
@@ -153,6 +169,8 @@ function makeNode (relays: string[]): CrosscheckNode {
   // an accepted answer found wrong later: the history must not keep calling it accepted
   n.addEventListener('job:retracted', () => { void renderHistory() })
   n.addEventListener('receipt:retracted', () => { void renderHistory() })
+  n.addEventListener('trust:flagged', () => { void renderTrust() })
+  n.addEventListener('trust:backend', () => { void renderTrust() })
   n.addEventListener('model:progress', (evt) => {
     const { loaded, total, sha256, source } = evt.detail
     showTransfer(`in:${sha256}`, `Fetching model ${sha256.slice(0, 10)}… from ${source === 'peer' ? 'a peer' : 'the site'}`, loaded, total)
