@@ -58,9 +58,9 @@ export interface RequesterComponents {
   share?: (message: ObservationMessage) => Promise<boolean>
   /** Publishes a signed retraction record (gossip) so holders of the receipt learn of it; resolves false when not sent. */
   shareRetraction?: (record: string) => Promise<boolean>
-  /** Backend verdicts to continue from (a requester reconfigured keeps what its canaries learnt); otherwise a fresh book with `init.backendHealth`. */
+  /** Backend verdicts to continue from (a requester reconfigured keeps what its canaries learnt); otherwise they are rebuilt from `records`. */
   health?: BackendHealth
-  /** Computes known answers for canaries (the requester's own runtime); without it no canaries are sent. */
+  /** Computes known answers for canaries (a CPU reference runtime: see CrosscheckNode); without it no canaries are sent. */
   localRun?: (modelHash: string, inputs: NamedTensors, options: { signal?: AbortSignal }) => Promise<{ outputs: NamedTensors, numericClass: string }>
 }
 
