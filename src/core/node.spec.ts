@@ -200,6 +200,8 @@ describe('CrosscheckNode (Node parts)', () => {
       expect(await a.applyRecord(real)).toBe(true)
       expect((await a.listReceipts()).find(r => r.jobId === jobId)?.status).toBe('invalid')
       expect((await a.listJobs()).find(j => j.jobId === jobId)?.status).toBe('retracted')
+      // importing the receipt again cannot undo that
+      expect(await a.importReceipt(receipt)).toMatchObject({ jobId, status: 'invalid' })
       // a node that heard the retraction before it was given the receipt stores it as invalid at once
       expect(await late.applyRecord(real)).toBe(false)
       expect(await late.importReceipt(receipt)).toMatchObject({ jobId, status: 'invalid' })

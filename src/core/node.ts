@@ -642,8 +642,9 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const bad = v.checks.find(c => !c.ok)
     if (!v.ok) throw new ReceiptInvalidError(bad?.name ?? 'receipt', bad?.detail ?? 'does not verify')
     const receipt = parseReceipt(text)
+    // a receipt already held (this node's own, or imported before) is kept as it is: its status, a retraction included, stands
     const existing = await r.store.getReceipt(receipt.jobId)
-    if (existing != null && existing.text === text) return existing
+    if (existing != null) return existing
     const stored: StoredReceipt = { jobId: receipt.jobId, createdAt: Date.now(), modelHash: receipt.spec.modelHash, text, status: 'accepted' }
     await r.store.putReceipt(stored)
     const heard = this.heardRetractions.get(receipt.jobId) ?? []
@@ -795,10 +796,16 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     if (own == null || REFERENCE_BACKENDS.has(own.backend)) return await this.runLocal(modelHash, inputs, options)
     if (this.referenceRuntime == null) {
       const runtime = this.components.createRuntime({ reference: true, threads: 1 })
-      this.referenceRuntime = { runtime, info: runtime.probe(options) }
+      // not bound to this call's signal: the runtime outlives it
+      this.referenceRuntime = { runtime, info: runtime.probe() }
     }
     const reference = this.referenceRuntime
-    const info = await reference.info
+    const info = await reference.info.catch(async (err: unknown) => {
+      // a failed start is not kept: the next canary tries a fresh runtime
+      if (this.referenceRuntime === reference) this.referenceRuntime = undefined
+      await reference.runtime.close().catch(() => {})
+      throw err
+    })
     if (!REFERENCE_BACKENDS.has(info.backend)) throw new InferenceError(`no CPU reference runtime: the runtime made for it runs on ${info.backend}`)
     await this.ensureLoaded({ runtime: reference.runtime, registry: r.registry }, modelHash, options)
     return await reference.runtime.run(modelHash, inputs, { ...options, transfer: false })
@@ -833,7 +840,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     return this.running?.requester.book.toRecords() ?? []
   }
 
-  /** Backends this node, as a requester, has judged wrong on a model (this session's canaries). */
+  /** Backends this node, as a requester, has judged wrong on a model (its canaries; kept with its reputation). */
   backendVerdicts (): BackendVerdict[] {
     return this.running?.requester.health.verdicts() ?? []
   }
