@@ -33,7 +33,7 @@ import { MAX_CLOCK_SKEW_MS, MAX_RECEIPT_CHARS, MAX_RECEIPT_VOTES, RECEIPT_DOMAIN
 import { jobIdOf, validateJobSpec } from './job.js'
 import { judgeCounts, requiredAgreeing } from './rule.js'
 import { checkRecord, describeStatus, parseRecord, resolveStatus, validateAssurance } from './settlement.js'
-import { checkKeys, fromBase64, isPlainObject, toBase64, utf8 } from './util.js'
+import { checkKeys, fromBase64, isPlainObject, parseJsonObject, toBase64, utf8 } from './util.js'
 import { isNumericClass, validateVoteBody, voteSigningBytes } from './vote.js'
 import type { DType, NamedTensors } from '../tensor/index.js'
 import type { Assurance, ReceiptStatus, SettlementRecord } from './settlement.js'
@@ -216,16 +216,7 @@ interface Parsed {
 }
 
 function parseStrict (text: string): Parsed {
-  if (typeof text !== 'string') throw new InvalidMessageError('receipt must be text')
-  if (text.length > MAX_RECEIPT_CHARS) throw new InvalidMessageError(`receipt is larger than ${MAX_RECEIPT_CHARS} characters`)
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (err) {
-    throw new InvalidMessageError('receipt is not JSON', { cause: err })
-  }
-  if (!isPlainObject(raw)) throw new InvalidMessageError('receipt must be a JSON object')
-  checkKeys(raw, RECEIPT_FIELDS, 'receipt', RECEIPT_REQUIRED)
+  const raw = parseJsonObject(text, 'receipt', MAX_RECEIPT_CHARS, RECEIPT_FIELDS, RECEIPT_REQUIRED)
   if (raw.v !== 1) throw new InvalidMessageError(`receipt: unsupported version ${typeof raw.v === 'number' ? raw.v : typeof raw.v}`)
   if (raw.type !== RECEIPT_TYPE) throw new InvalidMessageError(`receipt: type must be ${RECEIPT_TYPE}`)
   if (!isSha256Hex(raw.jobId)) throw new InvalidMessageError('receipt: jobId must be 64 lowercase hex characters')

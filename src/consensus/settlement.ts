@@ -24,7 +24,7 @@
 import { InvalidMessageError } from '../errors.js'
 import { isSha256Hex, sha256Hex } from '../tensor/index.js'
 import { MAX_REASON_CHARS, MAX_RECORD_CHARS, SETTLEMENT_DOMAIN, SETTLEMENT_TYPE } from './constants.js'
-import { checkKeys, fromBase64, isPlainObject, isTimestamp, toBase64, utf8 } from './util.js'
+import { checkKeys, fromBase64, isPlainObject, isTimestamp, parseJsonObject, toBase64, utf8 } from './util.js'
 import type { SignatureVerifier, Signer } from './types.js'
 
 /** What a receipt says about itself (covered by the requester's signature). */
@@ -100,16 +100,7 @@ const REQUIRED = ['v', 'type', 'jobId', 'receiptHash', 'status', 'at', 'requeste
 
 /** Strict parse (shape and canonical spelling; no signature check). Throws InvalidMessageError. */
 export function parseRecord (text: string): SettlementRecord {
-  if (typeof text !== 'string') throw new InvalidMessageError('record must be text')
-  if (text.length > MAX_RECORD_CHARS) throw new InvalidMessageError(`record is larger than ${MAX_RECORD_CHARS} characters`)
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (err) {
-    throw new InvalidMessageError('record is not JSON', { cause: err })
-  }
-  if (!isPlainObject(raw)) throw new InvalidMessageError('record must be a JSON object')
-  checkKeys(raw, FIELDS, 'record', REQUIRED)
+  const raw = parseJsonObject(text, 'record', MAX_RECORD_CHARS, FIELDS, REQUIRED)
   if (raw.v !== 1) throw new InvalidMessageError('record: unsupported version')
   if (raw.type !== SETTLEMENT_TYPE) throw new InvalidMessageError(`record: type must be ${SETTLEMENT_TYPE}`)
   if (!isSha256Hex(raw.jobId) || !isSha256Hex(raw.receiptHash)) throw new InvalidMessageError('record: jobId and receiptHash must be 64 lowercase hex characters')

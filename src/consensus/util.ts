@@ -18,6 +18,26 @@ export function checkKeys (o: Record<string, unknown>, allowed: readonly string[
   }
 }
 
+/**
+ * The common start of a strict JSON document parse (receipts, settlement
+ * records): text of at most `maxChars`, valid JSON, a plain object with only
+ * `allowed` fields and every `required` one. Throws InvalidMessageError
+ * naming `what`.
+ */
+export function parseJsonObject (text: unknown, what: string, maxChars: number, allowed: readonly string[], required: readonly string[]): Record<string, unknown> {
+  if (typeof text !== 'string') throw new InvalidMessageError(`${what} must be text`)
+  if (text.length > maxChars) throw new InvalidMessageError(`${what} is larger than ${maxChars} characters`)
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new InvalidMessageError(`${what} is not JSON`, { cause: err })
+  }
+  if (!isPlainObject(raw)) throw new InvalidMessageError(`${what} must be a JSON object`)
+  checkKeys(raw, allowed, what, required)
+  return raw
+}
+
 const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]+$/
 
 /** Shape check only (base58btc); binding to a key is the SignatureVerifier's job. */
