@@ -63,6 +63,9 @@ export interface GossipEvents {
   'network:retraction': CustomEvent<{ from: string, record: string }>
 }
 
+/** Every topic this service joins, in one list, so joining and leaving cannot drift apart. */
+const TOPICS = [ANNOUNCE_TOPIC, OBSERVATION_TOPIC, RETRACTION_TOPIC] as const
+
 export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable {
   private readonly components: GossipComponents
   private readonly maxAnnounceBytes: number
@@ -81,9 +84,7 @@ export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable
   start (): void {
     if (this.started) return
     this.components.pubsub.addEventListener('message', this.onMessage)
-    this.components.pubsub.subscribe(ANNOUNCE_TOPIC)
-    this.components.pubsub.subscribe(OBSERVATION_TOPIC)
-    this.components.pubsub.subscribe(RETRACTION_TOPIC)
+    for (const topic of TOPICS) this.components.pubsub.subscribe(topic)
     this.started = true
   }
 
@@ -91,7 +92,7 @@ export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable
     if (!this.started) return
     this.started = false
     this.components.pubsub.removeEventListener('message', this.onMessage)
-    for (const topic of [ANNOUNCE_TOPIC, OBSERVATION_TOPIC, RETRACTION_TOPIC]) {
+    for (const topic of TOPICS) {
       try {
         this.components.pubsub.unsubscribe(topic)
       } catch (err) {
