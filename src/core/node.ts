@@ -262,12 +262,10 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   /** Where canaries' known answers are computed when this node's own runtime is not on a CPU backend (made on first need). */
   private referenceRuntime?: { runtime: InferenceRuntime, info: Promise<RuntimeInfo> }
   private peerIdValue = ''
-  /** The identity puzzle solution once found (announced while the peer id is the same). */
-  private identityNonce?: { peerId: string, nonce: string }
   /** Retraction records heard (gossip) for receipts this node does not hold: applied if one is imported later. Bounded. */
   private readonly heardRetractions = new Map<string, string[]>()
-  /** The stored identity of the current start (the puzzle's solution is saved into it). */
-  private identityRecord?: StoredIdentity
+  /** The stored identity of the current start; its `identityNonce`, when set, pays the puzzle for `peerId` (announced, and saved with the key). */
+  private identity?: { peerId: string, record: StoredIdentity }
   private jobsDone = 0
   private lastJobAt?: number
   private modelDownloads = 0
@@ -330,10 +328,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       const signer = parts.signer = signerFromPrivateKey(privateKey)
       this.peerIdValue = signer.peerId
       // a solution saved with the key is reused while it pays the current difficulty
-      if (identity.identityNonce !== undefined && checkIdentityPuzzle(signer.peerId, identity.identityNonce, this.init.identityCostBits ?? IDENTITY_COST_BITS) === undefined) {
-        this.identityNonce = { peerId: signer.peerId, nonce: identity.identityNonce }
-      }
-      this.identityRecord = identity
+      if (identity.identityNonce !== undefined && checkIdentityPuzzle(signer.peerId, identity.identityNonce, this.identityCostBits) !== undefined) delete identity.identityNonce
+      this.identity = { peerId: signer.peerId, record: identity }
       parts.lock?.setPeerId(signer.peerId)
 
       const cores = this.cores()
@@ -544,8 +540,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const info = this.runtimeInfo
     if (r == null || info == null || !this.contributes || this.state !== 'running') return
     // unpaid, a contributor would be listed yet never selected: it stays silent until the puzzle is solved
-    const paid = this.identityNonce?.peerId === this.peerIdValue
-    if (!paid && (this.init.identityCostBits ?? IDENTITY_COST_BITS) > 0) return
+    const nonce = this.identityNonceNow()
+    if (nonce === undefined && this.identityCostBits > 0) return
     await r.network.announce({
       models: this.modelsCache.map(m => m.sha256).slice(0, 64),
       numericClass: info.numericClass,
@@ -554,8 +550,18 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       runtime: info.runtime,
       jobsDone: this.jobsDone,
       paused: this.controls.state.paused,
-      ...(paid && this.identityNonce != null ? { identityNonce: this.identityNonce.nonce } : {})
+      ...(nonce !== undefined ? { identityNonce: nonce } : {})
     })
+  }
+
+  /** The puzzle's difficulty this node pays and asks of others. */
+  private get identityCostBits (): number {
+    return this.init.identityCostBits ?? IDENTITY_COST_BITS
+  }
+
+  /** The puzzle's solution for the current peer id, once it has one. */
+  private identityNonceNow (): string | undefined {
+    return this.identity?.peerId === this.peerIdValue ? this.identity.record.identityNonce : undefined
   }
 
   /**
@@ -564,22 +570,19 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
    * it is paid once per identity, not per start) and announces it.
    */
   private async payIdentityCost (peerId: string): Promise<void> {
-    const bits = this.init.identityCostBits ?? IDENTITY_COST_BITS
-    if (bits <= 0 || this.identityNonce?.peerId === peerId) return
+    const bits = this.identityCostBits
+    if (bits <= 0 || this.identityNonceNow() !== undefined) return
     const started = instant()
     const slice = 20_000
     for (let start = 0; this.running != null && this.peerIdValue === peerId; start += slice) {
       const nonce = solveIdentityPuzzle(peerId, bits, { start, maxTries: slice })
       if (nonce !== undefined) {
-        this.identityNonce = { peerId, nonce }
         log('identity puzzle (%d bits) solved in %d ms', bits, Math.round(instant() - started))
-        const store = this.running?.store
-        const record = this.identityRecord
-        if (store != null && record != null && this.peerIdValue === peerId) {
-          record.identityNonce = nonce
-          // not saved: paid again next start, nothing else lost
-          await store.putIdentity(record).catch((err: Error) => { log('saving the identity puzzle failed: %s', err.message) })
-        }
+        const identity = this.identity
+        if (identity?.peerId !== peerId) return
+        identity.record.identityNonce = nonce
+        // not saved: paid again next start, nothing else lost
+        await this.running?.store.putIdentity(identity.record).catch((err: Error) => { log('saving the identity puzzle failed: %s', err.message) })
         await this.announce()
         return
       }
@@ -757,7 +760,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private makeRequester (init: RequesterInit, network: Network, signer: Signer, store: NodeStore, records: TrustRecord[], health?: BackendHealth): Requester {
     const requester = new Requester({
       health,
-      deps: { ...requesterDeps(network, signer, { identityCostBits: this.init.identityCostBits ?? IDENTITY_COST_BITS }), ...(init.seed != null ? { random: createRng(init.seed) } : {}) },
+      deps: { ...requesterDeps(network, signer, { identityCostBits: this.identityCostBits }), ...(init.seed != null ? { random: createRng(init.seed) } : {}) },
       records,
       persist: async (list) => { for (const rec of list) await store.putReputation(rec) },
       share: async (message) => await network.publishObservation(message),
