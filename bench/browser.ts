@@ -87,6 +87,11 @@ function frameBytes (response: { opcode: number, payloadData: string }): number 
   return response.opcode === 1 ? Buffer.byteLength(response.payloadData) : Buffer.from(response.payloadData, 'base64').byteLength
 }
 
+/**
+ * The contributor page, started at once on `relay`, with the automatic pauses
+ * off: a loaded 2-core machine reports critical compute pressure, and headless
+ * pages count as hidden (bench and soak).
+ */
 export function pageUrl (base: string, relay: string): string {
   return `${base}?autostart=1&pauseOnPressure=0&pauseWhenHidden=0&relay=${encodeURIComponent(relay)}`
 }

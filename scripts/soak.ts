@@ -32,8 +32,9 @@ import { existsSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import { Outcomes, contributorsOf, spawnWorker, startRequester, submitJobs, until } from '../src/reliability/harness.js'
 import type { WorkerProcess } from '../src/reliability/harness.js'
-import type { Browser, BrowserContext, Page } from '@playwright/test'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { chromiumLaunchOptions } from '../e2e/fixtures/chromium.js'
+import { pageUrl } from '../bench/browser.js'
 
 const { values } = parseArgs({
   options: {
@@ -132,7 +133,7 @@ async function startPages (): Promise<{ url: string, browser: Browser, stop: () 
   const server = await preview({ build: { outDir }, preview: { host: '127.0.0.1', port: 0, open: false }, logLevel: 'warn' })
   const url = server.resolvedUrls?.local[0]
   if (url == null) throw new Error('the app server did not say where it listens')
-  const { chromium } = await import('@playwright/test')
+  const { chromium } = await import('playwright-core')
   const browser = await chromium.launch(chromiumLaunchOptions())
   return { url, browser, stop: async () => { await browser.close(); await server.close() } }
 }
@@ -142,8 +143,7 @@ async function openPage (browser: Browser, url: string, relay: string): Promise<
   // camera/microphone: Chromium then offers loopback ICE candidates (NOTES)
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] })
   const page = await context.newPage()
-  // pauseOnPressure/pauseWhenHidden=0: a loaded 2-core machine reports critical pressure, and headless pages count as hidden
-  await page.goto(`${url}?autostart=1&pauseOnPressure=0&pauseWhenHidden=0&relay=${encodeURIComponent(relay)}`)
+  await page.goto(pageUrl(url, relay))
   const t0 = Date.now()
   while (!(await page.evaluate(() => window.crosscheck?.stats()?.contributing === true).catch(() => false))) {
     if (Date.now() - t0 > 90_000) { await context.close(); throw new Error('a page did not start contributing within 90 s') }
