@@ -624,8 +624,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       log('ignoring a retraction of %s: %s', rec.jobId.slice(0, 12), why)
       return false
     }
-    await r.store.putReceipt({ ...stored, status: 'invalid' })
-    await this.markRetracted(r.store, rec.jobId)
+    await this.markRetracted(r.store, rec.jobId, stored)
     this.emit('receipt:retracted', { jobId: rec.jobId, reason: rec.reason ?? 'retracted', record: recordText })
     return true
   }
@@ -663,8 +662,10 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     return await r.network.publishRetraction(recordText)
   }
 
-  /** The history shows a retracted job as such (its receipt is already stored as invalid). */
-  private async markRetracted (store: NodeStore, jobId: string): Promise<void> {
+  /** A retracted job: its receipt (when held; `receipt` if already read) is stored as invalid, and the history says retracted. */
+  private async markRetracted (store: NodeStore, jobId: string, receipt?: StoredReceipt): Promise<void> {
+    const held = receipt ?? await store.getReceipt(jobId)
+    if (held != null && held.status !== 'invalid') await store.putReceipt({ ...held, status: 'invalid' })
     const job = await store.getJob(jobId)
     if (job != null && job.status !== 'retracted') await store.putJob({ ...job, status: 'retracted' })
   }
@@ -771,10 +772,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     requester.addEventListener('trust:backend', (evt) => { this.emit('trust:backend', evt.detail) })
     requester.addEventListener('job:retracted', (evt) => {
       // stored first, so a listener that reads the history or the receipts sees the retraction
-      void store.getReceipt(evt.detail.jobId).then(async (rec) => {
-        if (rec != null) await store.putReceipt({ ...rec, status: 'invalid' })
-        await this.markRetracted(store, evt.detail.jobId)
-      }).catch((err: Error) => { log('marking job %s retracted failed: %s', evt.detail.jobId.slice(0, 12), err.message) })
+      void this.markRetracted(store, evt.detail.jobId).catch((err: Error) => { log('marking job %s retracted failed: %s', evt.detail.jobId.slice(0, 12), err.message) })
         .finally(() => { this.emit('job:retracted', evt.detail) })
     })
     return requester
