@@ -202,7 +202,8 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
               onProgress({ type: 'flagged', peerId: a.peerId, reason: a.outcome })
             }
             if (a.outcome === 'dissented') onProgress({ type: 'outvoted', jobId, peerId: a.peerId })
-            if (a.outcome === 'canary-passed' || a.outcome === 'canary-failed' || a.outcome === 'near-miss') onProgress({ type: 'canary', jobId, peerId: a.peerId, numericClass: a.numericClass ?? 'unknown/unknown/t1/unknown', verdict: a.outcome })
+            // canary outcomes always come with the voter's signed class (jobrun.ts recordCanary)
+            if (a.numericClass !== undefined && (a.outcome === 'canary-passed' || a.outcome === 'canary-failed' || a.outcome === 'near-miss')) onProgress({ type: 'canary', jobId, peerId: a.peerId, numericClass: a.numericClass, verdict: a.outcome })
             if (a.outcome === 'failed-to-answer') {
               const reason = run.failures.find(f => f.peerId === a.peerId)?.reason ?? 'failed'
               log('replica %s failed: %s', a.peerId, reason)
