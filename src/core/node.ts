@@ -781,8 +781,13 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   /** Runs a model in this node's own runtime, unverified (canaries' known answers, previews, benchmarks). */
   async runLocal (modelHash: string, inputs: NamedTensors, options: AbortOptions = {}): Promise<RunOutput> {
     const r = this.require()
-    await this.ensureLoaded(r, modelHash, options)
-    return await r.runtime.run(modelHash, inputs, { ...options, transfer: false })
+    return await this.runOn(r.runtime, r.registry, modelHash, inputs, options)
+  }
+
+  /** Loads the model into `runtime` if needed (from the registry) and runs it, keeping the caller's input buffers. */
+  private async runOn (runtime: InferenceRuntime, registry: ModelRegistry, modelHash: string, inputs: NamedTensors, options: AbortOptions): Promise<RunOutput> {
+    await this.ensureLoaded({ runtime, registry }, modelHash, options)
+    return await runtime.run(modelHash, inputs, { ...options, transfer: false })
   }
 
   /**
@@ -808,8 +813,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       throw err
     })
     if (!REFERENCE_BACKENDS.has(info.backend)) throw new InferenceError(`no CPU reference runtime: the runtime made for it runs on ${info.backend}`)
-    await this.ensureLoaded({ runtime: reference.runtime, registry: r.registry }, modelHash, options)
-    return await reference.runtime.run(modelHash, inputs, { ...options, transfer: false })
+    return await this.runOn(reference.runtime, r.registry, modelHash, inputs, options)
   }
 
   // ---- models and history --------------------------------------------------
