@@ -143,7 +143,6 @@ async function renderTrust (): Promise<void> {
 
 async function renderHistory (): Promise<void> {
   if (node == null) return
-  void renderTrust()
   const jobs = await node.listJobs({ limit: 20 })
   $('history').replaceChildren(...jobs.map(j => {
     const li = document.createElement('li')
@@ -167,8 +166,8 @@ function makeNode (relays: string[]): CrosscheckNode {
   n.addEventListener('job:accepted', () => { renderCharts() })
   n.addEventListener('job:interrupted', () => { void renderHistory() })
   // an accepted answer found wrong later: the history must not keep calling it accepted
-  n.addEventListener('job:retracted', () => { void renderHistory() })
-  n.addEventListener('receipt:retracted', () => { void renderHistory() })
+  n.addEventListener('job:retracted', () => { void renderHistory(); void renderTrust() })
+  n.addEventListener('receipt:retracted', () => { void renderHistory(); void renderTrust() })
   n.addEventListener('trust:flagged', () => { void renderTrust() })
   n.addEventListener('trust:backend', () => { void renderTrust() })
   n.addEventListener('model:progress', (evt) => {
@@ -208,6 +207,8 @@ async function start (options: { takeOver?: boolean } = {}): Promise<void> {
     renderCharts()
     chartTimer ??= setInterval(renderCharts, 5000)
     void renderHistory()
+    // trust changes only on its own events (below): not re-read, with the whole job history, on every job
+    void renderTrust()
   } catch (err: any) {
     if (err?.name === 'IdentityLockedError') {
       const h = err.holder as { peerId?: string, surface: string, since: number } | undefined
