@@ -22,7 +22,7 @@ const MLP_INPUT = { x: { dtype: 'float32', dims: [1, 16], data: Array.from({ len
 test('waves of pages come, link, serve and go; a relay restart loses nothing', async ({ browser }) => {
   test.setTimeout(240_000)
   const relayKey = await generateIdentity()
-  let relay: Relay = await startRelay({ host: '127.0.0.1', port: 0, privateKey: relayKey, discoveryInterval: 2000 })
+  let relay: Relay = await startRelay({ host: '127.0.0.1', port: 0, privateKey: relayKey })
   const addr = relay.multiaddrs.find(a => a.includes('/ws/')) ?? relay.multiaddrs[0]
   const port = Number(addr.split('/tcp/')[1].split('/')[0])
   const open: PeerPage[] = []
@@ -71,7 +71,7 @@ test('waves of pages come, link, serve and go; a relay restart loses nothing', a
     expect([...during.agreeing].sort(), 'jobs cross the direct links while the relay is down').toEqual(ids)
 
     // back on the same port with the same id: every page re-reserves by itself (backoff redial)
-    relay = await startRelay({ host: '127.0.0.1', port, privateKey: relayKey, discoveryInterval: 2000 })
+    relay = await startRelay({ host: '127.0.0.1', port, privateKey: relayKey })
     for (const p of [requester, ...wave]) {
       await expect.poll(async () => (await p.stats())?.reachable, { timeout: 45_000, message: `${p.name} takes a reservation again` }).toBe(true)
     }

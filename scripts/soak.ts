@@ -74,7 +74,7 @@ async function requesterRole (): Promise<void> {
   const stopAt = Number(values.until)
   const node = await startRequester([relay])
   // wait for most of the workers before the first round, so the first jobs are not all NotEnoughPeers
-  await until('contributors', () => contributorsOf(node).length >= Math.min(num('peers'), Math.max(num('replicas'), 1)), 60_000).catch(() => {})
+  await until('contributors', async () => (await contributorsOf(node)).length >= Math.min(num('peers'), Math.max(num('replicas'), 1)), 60_000).catch(() => {})
   const all = new Outcomes()
   const tell = (round: Outcomes): void => {
     process.stdout.write(JSON.stringify({ type: 'progress', submitted: all.ended + round.ended, accepted: all.accepted + round.accepted, lost: all.lost + round.lost }) + '\n')
@@ -167,7 +167,7 @@ async function soak (): Promise<number> {
   const minutes = num('minutes')
   const stopAt = t0 + minutes * 60_000
   const relayKey = await generateIdentity()
-  let relay: Relay = await startRelay({ port: 0, privateKey: relayKey, discoveryInterval: 2000 })
+  let relay: Relay = await startRelay({ port: 0, privateKey: relayKey })
   const addr = relay.multiaddrs[0]
   const port = Number(addr.split('/tcp/')[1].split('/')[0])
   const log = (msg: string): void => { process.stderr.write(`${stamp(t0)} ${msg}\n`) }
@@ -234,7 +234,7 @@ async function soak (): Promise<number> {
       await relay.stop()
       log('relay stopped')
       await new Promise(resolve => setTimeout(resolve, 2_000))
-      relay = await startRelay({ port, privateKey: relayKey, discoveryInterval: 2000 })
+      relay = await startRelay({ port, privateKey: relayKey })
       faults.relayRestarts++
       log('relay restarted (same port and id)')
     }

@@ -1,6 +1,8 @@
 /**
  * The trust simulation: `npm run sim [-- --quick] [--jobs 20000] [--seeds 6]
- * [--workers 2] [--out sim/results.json] [--svg sim/curve.svg] [--identity-cost 100]`.
+ * [--workers 2] [--out sim/results.json] [--svg sim/curve.svg] [--identity-cost 100]`,
+ * or only the relay-sample comparison: `npm run sim -- --pool [--seeds 3]
+ * [--sample-size 16] [--refresh-jobs 50] [--omit-share 1]`.
  *
  * Every run drives the production code (sim/world.ts). Prints markdown:
  * 1. the targets of issue 9 against their goals, at the recommended settings;
@@ -11,19 +13,22 @@
  * 5. a backend that is wrong the same way on every peer;
  * 6. the settlement hook (remembering every job for re-verification).
  * 7. what the identity puzzle buys: whitewashers' cost per wrong answer with it.
- * Runs are spread over --workers child processes; results go to --out.
+ * --pool instead: the requester drawing from the whole online crowd, from a
+ * rotating relay sample, and from one where one of two relays omits honest
+ * peers (ids pool/<arm>/<attackers>/<seed>).
+ * Runs are spread over --workers child processes; results go to --out, where
+ * the sections this run did not run (an id's first segment) are kept.
  */
 import { fork } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { lineChart } from './chart.js'
-import { ATTACKER_KINDS, defaultOptions, runSim } from './world.js'
+import { ATTACKER_KINDS, DEFAULT_SAMPLE_REFRESH_JOBS, defaultOptions, runSim } from './world.js'
 import type { Series } from './chart.js'
 import type { SimOptions, SimResult } from './world.js'
 
 interface Task { id: string, options: SimOptions }
-
 
 function parseArgs (argv: string[]): Record<string, string> {
   const out: Record<string, string> = {}
@@ -127,14 +132,109 @@ function pool (rs: SimResult[]): Pooled {
 const rate = (n: number, d: number): string => (n === 0 ? `0 / ${d} (< ${(3 / d).toExponential(0)})` : `${n} / ${d} (${(n / d).toExponential(1)})`)
 const per = (a: number, b: number): string => (b === 0 ? '∞ (none accepted)' : (a / b).toFixed(0))
 
+/**
+ * One-sided p that `b` of `a + b` events or more fall on the second arm when
+ * both arms have the same rate and as many jobs (binomial, 1/2). Wrong
+ * accepts cluster (one liar, until flagged), so this overstates how
+ * surprising a rise is: a harsh test for the second arm.
+ */
+function pAtLeast (a: number, b: number): number {
+  const n = a + b
+  if (b === 0) return 1
+  let logC = 0 // log C(n, k), from k = 0
+  let p = 0
+  for (let k = 0; k <= n; k++) {
+    if (k > 0) logC += Math.log((n - k + 1) / k)
+    if (k >= b) p += Math.exp(logC - n * Math.LN2)
+  }
+  return Math.min(1, p)
+}
+
+/** Writes `results` to `out`, keeping the entries of sections (an id's first segment) this run did not run. */
+function writeResults (out: string, results: Map<string, SimResult>, order: 'kept-first' | 'fresh-first'): void {
+  const section = (id: string): string => id.split('/')[0]
+  const ran = new Set([...results.keys()].map(section))
+  const kept = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as Array<{ id: string }>).filter((e) => !ran.has(section(e.id))) : []
+  const fresh = [...results.entries()].map(([id, r]) => ({ id, ...r }))
+  writeFileSync(out, JSON.stringify(order === 'kept-first' ? [...kept, ...fresh] : [...fresh, ...kept], null, 1) + '\n')
+}
+
+/**
+ * The requester as the relay redesign has it: its replicas come from a
+ * uniform random sample of live peers, replaced every `--refresh-jobs` real
+ * jobs, against the whole online crowd at the same seeds and attackers; and
+ * the sample with one of its two relays omitting honest peers.
+ */
+async function poolSection (args: Record<string, string>, workers: number): Promise<void> {
+  const quick = args.quick === 'true'
+  const jobs = Number(args.jobs ?? (quick ? 8000 : 20_000))
+  const seeds = Array.from({ length: Number(args.seeds ?? (quick ? 1 : 3)) }, (_, i) => i + 1)
+  const sampleSize = Number(args['sample-size'] ?? 16)
+  const sampleRefreshJobs = Number(args['refresh-jobs'] ?? DEFAULT_SAMPLE_REFRESH_JOBS)
+  const omitHonestShare = Number(args['omit-share'] ?? 1)
+  const out = args.out ?? 'sim/results.json'
+  const RECOMMENDED = { adaptive: { newcomerShare: 0.05, floorRecheck: 0.1, probation: 10 } }
+  const populations = [...ATTACKER_KINDS, 'mixed', 'strategic'] as const
+  const arms = [
+    { id: 'whole', label: 'whole crowd', over: {} },
+    { id: 'sample', label: `sample ${sampleSize}`, over: { sampleSize, sampleRefreshJobs } },
+    { id: 'omit', label: `sample ${sampleSize}, a relay omitting`, over: { sampleSize, sampleRefreshJobs, omitHonestShare } }
+  ] as const
+  const tasks: Task[] = []
+  for (const seed of seeds) {
+    for (const attacker of populations) {
+      for (const arm of arms) tasks.push({ id: `pool/${arm.id}/${attacker}/${seed}`, options: defaultOptions({ jobs, online: 100, f: 0.2, ...RECOMMENDED, attacker, seed, ...arm.over }) })
+    }
+  }
+  console.log(`Relay samples: ${jobs} real jobs per run, 100 peers online, f = 0.2, recommended settings, seeds ${seeds.join(', ')}; ${tasks.length} runs on ${workers} workers.`)
+  console.log(`Arms: the whole online crowd; a uniform sample of ${sampleSize} live peers, replaced every ${sampleRefreshJobs} real jobs and whenever it cannot fill a plan; the same with one of two relays dropping ${omitHonestShare * 100} % of the honest peers from its half.`)
+  const results = await runAll(tasks, workers)
+  const pooled = (arm: string, k: string): Pooled => pool(seeds.map((seed) => results.get(`pool/${arm}/${k}/${seed}`)!))
+  const rows: string[] = []
+  const total = new Map(arms.map((a) => [a.id, pool([...results.entries()].filter(([id]) => id.startsWith(`pool/${a.id}/`)).map(([, r]) => r))]))
+  const row = (label: string, ps: Pooled[]): string => {
+    const [w, s, o] = ps
+    return `| ${label} | ${ps.map((p) => p.wrongAccepted).join(' | ')} | ${pAtLeast(w.wrongAccepted, s.wrongAccepted).toFixed(2)} | ${ps.map((p) => p.wrongStanding).join(' | ')} | ${ps.map((p) => p.honestRejected).join(' | ')} | ${ps.map((p) => p.compute.toFixed(2)).join(' | ')} | ${pAtLeast(w.wrongAccepted, o.wrongAccepted).toFixed(2)} |`
+  }
+  for (const k of populations) rows.push(row(k, arms.map((a) => pooled(a.id, k))))
+  rows.push(row('**all**', arms.map((a) => total.get(a.id)!)))
+  const cols = arms.map((a) => a.label).join(' | ')
+  const w = total.get('whole')!
+  const smp = total.get('sample')!
+  const om = total.get('omit')!
+  console.log(`
+### Relay samples vs the whole crowd (f = 0.2, seeds ${seeds.join('–')} pooled, ${jobs * seeds.length} jobs per cell)
+`)
+  console.log(`Counts per cell. p: one-sided chance of at least the sampled arm's wrong accepts if its rate equalled the whole crowd's.
+`)
+  console.log(`| attackers | wrong accepted: ${cols} | p (sample) | wrong standing: ${cols} | honest votes rejected: ${cols} | compute / job: ${cols} | p (omitting) |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`)
+  console.log(rows.join('\n'))
+  console.log(`
+All populations: wrong accepted ${rate(w.wrongAccepted, w.jobs)} whole, ${rate(smp.wrongAccepted, smp.jobs)} sampled, ${rate(om.wrongAccepted, om.jobs)} with an omitting relay; honest rejected ${rate(w.honestRejected, w.honestVotes)}, ${rate(smp.honestRejected, smp.honestVotes)}, ${rate(om.honestRejected, om.honestVotes)}; honest peers flagged ${w.honestFlagged}, ${smp.honestFlagged}, ${om.honestFlagged}.`)
+  const stat = (arm: string): string => {
+    const ss = [...results.entries()].filter(([id]) => id.startsWith(`pool/${arm}/`)).map(([, r]) => r.sampling!)
+    const mean = (f: (x: NonNullable<SimResult['sampling']>) => number): number => ss.reduce((a, x) => a + f(x), 0) / ss.length
+    return `${mean((x) => x.draws).toFixed(0)} samples per run (${mean((x) => x.early).toFixed(1)} early), ${mean((x) => x.meanMembers).toFixed(1)} members, attackers ${(mean((x) => x.attackerShare) * 100).toFixed(1)} % of them`
+  }
+  console.log(`Samples: ${stat('sample')}; with the omitting relay: ${stat('omit')}.`)
+  writeResults(out, results, 'kept-first')
+  console.log(`
+wrote ${out} (pool/ entries)`)
+}
+
 async function main (): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
+  const workers = Number(args.workers ?? Math.max(1, Math.min(availableParallelism(), 8)))
+  if (args.pool === 'true') {
+    await poolSection(args, workers)
+    return
+  }
   const quick = args.quick === 'true'
   const jobs = Number(args.jobs ?? (quick ? 8000 : 20_000))
   const nSeeds = Number(args.seeds ?? (quick ? 2 : 6))
   const seeds = Array.from({ length: nSeeds }, (_, i) => i + 1)
   const sweepSeeds = seeds.slice(0, quick ? 1 : 3)
-  const workers = Number(args.workers ?? Math.max(1, Math.min(availableParallelism(), 8)))
   const out = args.out ?? 'sim/results.json'
   const svg = args.svg ?? 'sim/curve.svg'
 
@@ -271,7 +371,7 @@ async function main (): Promise<void> {
   const strategic = pooledByKind.get('strategic')!
   console.log(`\n### Settlement hook: re-verification remembering every job instead of the last 128 (strategic attackers)\n\n| memory | wrong accepted | retracted | wrong standing | compute / job |\n|---|---|---|---|---|\n| 128 jobs (trust.ts today) | ${rate(strategic.wrongAccepted, strategic.jobs)} | ${strategic.retracted} | ${rate(strategic.wrongStanding, strategic.jobs)} | ${strategic.compute.toFixed(2)} |\n| every job | ${rate(settle.wrongAccepted, settle.jobs)} | ${settle.retracted} | ${rate(settle.wrongStanding, settle.jobs)} | ${settle.compute.toFixed(2)} |`)
 
-  writeFileSync(out, JSON.stringify([...results.entries()].map(([id, r]) => ({ id, ...r })), null, 1) + '\n')
+  writeResults(out, results, 'fresh-first')
   console.log(`\nwrote ${out} and ${svg}`)
 }
 

@@ -11,6 +11,8 @@
  * per-replica timeouts, fresh identities (whitewashing), a coalition that
  * remembers inputs (so a colluding checker repeats the coalition's lie), a
  * backend that is wrong the same way on every peer.
+ * Optionally (sampleSize), the requester draws from a rotating random sample
+ * of live peers, as relays hand it out, instead of the whole online crowd.
  * Not modelled: signatures, the network and its latency (an answer comes in
  * time or not at all), several requesters (observations), Sybil groups
  * (every peer its own group: the worst case).
@@ -19,12 +21,12 @@ import { CanarySchedule } from '../src/consensus/canary.js'
 import { BackendHealth } from '../src/consensus/backend-health.js'
 import { outputsAgree } from '../src/consensus/compare.js'
 import { JobRun, peersFor } from '../src/consensus/jobrun.js'
-import { REVERIFY_MODE, planJob } from '../src/consensus/replication.js'
+import { DEFAULT_BASE, REVERIFY_MODE, planJob } from '../src/consensus/replication.js'
 import { ReputationBook } from '../src/consensus/reputation.js'
 import { createRng } from '../src/consensus/select.js'
 import { createTensor, hashTensors } from '../src/tensor/index.js'
 import type { AcceptAction, JobRunAction, JobRunEvent } from '../src/consensus/jobrun.js'
-import type { AdaptiveOptions, Candidate, PlanMode } from '../src/consensus/replication.js'
+import type { AdaptiveOptions, Candidate, PlanMode, ReplicationPlan } from '../src/consensus/replication.js'
 import type { ReputationInit } from '../src/consensus/reputation.js'
 import type { Rng } from '../src/consensus/select.js'
 import type { Ballot, ComparisonPolicy, NumericClass } from '../src/consensus/types.js'
@@ -99,6 +101,58 @@ export interface SimOptions {
   /** Elements per output tensor. */
   outputSize: number
   policy: ComparisonPolicy
+  /**
+   * Peers the requester sees: a uniform random sample of this many live
+   * peers (what relays return from their signed leases, up to 2 relays
+   * merged), not the whole online crowd. Every draw, replacement and
+   * escalation comes from it; a sample that cannot fill a plan or an
+   * escalation is replaced at once (the requester queries again).
+   * undefined or 0: the whole online crowd. @default undefined
+   */
+  sampleSize?: number
+  /**
+   * Real jobs a requester keeps one sample before drawing a fresh one. The
+   * redesign refreshes about every 5 s, which at a job every 3 s is 2 jobs:
+   * 50 keeps a sample (a lucky or an unlucky one) far longer. @default 50
+   */
+  sampleRefreshJobs?: number
+  /**
+   * One of the two relays omits: of the half of each sample it returns, it
+   * drops each honest peer with this probability. It cannot add peers (leases
+   * are signed); the other relay's half comes in whole. Only with sampleSize.
+   * @default 0
+   */
+  omitHonestShare?: number
+}
+
+export const DEFAULT_SAMPLE_REFRESH_JOBS = 50
+
+export interface SampleInit<T> {
+  /** Members wanted; fewer when fewer peers are live. */
+  size: number
+  rng: Rng
+  /** The second relay's omissions (SimOptions.omitHonestShare). */
+  omit?: { share: number, isHonest: (peer: T) => boolean }
+}
+
+/**
+ * A relay sample: `size` of `live`, uniformly without replacement (partial
+ * Fisher-Yates), in draw order. With `omit`, the first half stands for the
+ * honest relay's answer and the second for the omitting relay's, which
+ * drops honest peers from it.
+ */
+export function drawSample<T> (live: readonly T[], init: SampleInit<T>): T[] {
+  const pick = [...live]
+  const n = Math.min(Math.max(0, Math.floor(init.size)), pick.length)
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(init.rng() * (pick.length - i))
+    const t = pick[i]; pick[i] = pick[j]; pick[j] = t
+  }
+  const sample = pick.slice(0, n)
+  const omit = init.omit
+  if (omit === undefined || !(omit.share > 0)) return sample
+  const half = Math.ceil(n / 2)
+  return sample.filter((p, i) => i < half || !omit.isHonest(p) || init.rng() >= omit.share)
 }
 
 export const DAY = 24 * 3600_000
@@ -163,6 +217,8 @@ export interface SimResult {
   byKind: Record<string, KindStats>
   /** Wrong accepts by the job's plan: first peer established (solo) or not, recheck planned, disputed. */
   wrongWhy: Record<string, number>
+  /** With sampleSize: samples drawn, of them early (the sample could not fill a plan or an escalation), mean members and attackers' share of them, honest peers omitted. */
+  sampling?: { draws: number, early: number, meanMembers: number, attackerShare: number, omitted: number }
   /** Peers of the faulty backend: identities, flagged, first flag (hours into the run). */
   faultBackend?: {
     peers: number
@@ -221,6 +277,8 @@ export function runSim (o: SimOptions): SimResult {
   const requesterRng = createRng(o.seed + 0.25)
   const noiseRng = createRng(o.seed + 0.5)
   const attackerRng = createRng(o.seed + 0.75)
+  // its own stream, so that turning sampling on leaves the other draws where they were
+  const sampleRng = createRng(o.seed + 0.125)
   const book = new ReputationBook(o.trust)
   const schedule = new CanarySchedule({ rate: o.canaryRate })
   const mode: PlanMode = o.fixed !== undefined ? { kind: 'fixed', ...o.fixed } : { kind: 'adaptive', options: o.adaptive }
@@ -284,6 +342,34 @@ export function runSim (o: SimOptions): SimResult {
       candidates = online.map((p) => ({ peerId: p.id, numericClass: p.numericClass }))
       dirty = false
     }
+  }
+
+  // ---------------------------------------------------------------- what the requester sees
+  const sampling = (o.sampleSize ?? 0) > 0
+  const refreshJobs = Math.max(1, o.sampleRefreshJobs ?? DEFAULT_SAMPLE_REFRESH_JOBS)
+  const omit = (o.omitHonestShare ?? 0) > 0 ? { share: o.omitHonestShare!, isHonest: (p: Peer): boolean => p.kind === 'honest' } : undefined
+  /** undefined: the whole online crowd. */
+  let sample: ReadonlySet<string> | undefined
+  const sampleStats = { draws: 0, early: 0, members: 0, attackers: 0, omitted: 0 }
+  const drawNewSample = (early: boolean): void => {
+    // a whitewasher's retired identity is gone from the leases at once, its fresh one is in them
+    const live = online.filter((p) => p.leavesAt > now)
+    const members = drawSample(live, { size: o.sampleSize!, rng: sampleRng, omit })
+    sample = new Set(members.map((p) => p.id))
+    sampleStats.draws++
+    if (early) sampleStats.early++
+    sampleStats.members += members.length
+    sampleStats.attackers += members.filter((p) => p.kind !== 'honest').length
+    sampleStats.omitted += Math.min(o.sampleSize!, live.length) - members.length
+  }
+  const visible = (): Candidate[] => (sample === undefined ? candidates : candidates.filter((c) => sample!.has(c.peerId)))
+  /** Draws for one plan past the first; each replaces a sample that could not fill it. */
+  const EARLY_DRAWS = 3
+  /** Replicas the plan meant to send (planReplication's `want`): fewer means the sample ran out. */
+  const wanted = (m: PlanMode, plan: ReplicationPlan): number => {
+    if (m.kind === 'fixed') return m.replicas
+    const min = m.options?.minReplicas ?? 1
+    return plan.established ? Math.max(1, min) : Math.max((m.options?.base ?? DEFAULT_BASE).replicas, min)
   }
 
   // ---------------------------------------------------------------- outputs
@@ -436,12 +522,20 @@ export function runSim (o: SimOptions): SimResult {
   const runJob = (job: Job, planMode: PlanMode, opts: { canary?: boolean, firstWeight?: (peerId: string) => number, exclude?: ReadonlySet<string>, count: (n: number) => void, seen: { flagged: Peer[], outvoted: Peer[] } }): AcceptAction | undefined => {
     lastDisputedFailure = false
     // trust.ts depsFor(): a backend judged wrong on the model is no longer drawn
-    const pool = candidates.filter((c) => opts.exclude?.has(c.peerId) !== true && !(verdicts && health.isFaulty(MODEL, c.numericClass)))
-    let plan
-    try {
-      plan = planJob(planMode, { book, candidates: pool, modelHash: MODEL, rng: requesterRng, now, firstWeight: opts.firstWeight, exclude: opts.exclude })
-    } catch {
-      plan = undefined
+    const selectable = (c: Candidate): boolean => opts.exclude?.has(c.peerId) !== true && !(verdicts && health.isFaulty(MODEL, c.numericClass))
+    let pool = visible().filter(selectable)
+    const planNow = (): ReplicationPlan | undefined => {
+      try {
+        return planJob(planMode, { book, candidates: pool, modelHash: MODEL, rng: requesterRng, now, firstWeight: opts.firstWeight, exclude: opts.exclude })
+      } catch {
+        return undefined // NotEnoughPeersError (fixed mode)
+      }
+    }
+    let plan = planNow()
+    for (let i = 0; sampling && i < EARLY_DRAWS && (plan === undefined || plan.peers.length < wanted(planMode, plan)); i++) {
+      drawNewSample(true)
+      pool = visible().filter(selectable)
+      plan = planNow()
     }
     if (plan === undefined) return undefined
     const mainId = hex64(++specs)
@@ -457,7 +551,14 @@ export function runSim (o: SimOptions): SimResult {
         const a = queue.shift()!
         switch (a.type) {
           case 'dispatch': {
-            const peers = a.reason === 'initial' ? plan.peers : peersFor(run, a, { book, candidates: pool, modelHash: MODEL, rng: requesterRng, now: t }).slice(0, a.count)
+            let peers = a.reason === 'initial' ? plan.peers : peersFor(run, a, { book, candidates: pool, modelHash: MODEL, rng: requesterRng, now: t }).slice(0, a.count)
+            if (sampling && a.reason !== 'initial' && peers.length < (a.job === 'recheck' ? Math.min(1, a.count) : a.count)) {
+              // the sample has no one left to ask: a fresh one fills the rest
+              drawNewSample(true)
+              pool = visible().filter(selectable)
+              const more = peersFor(run, a, { book, candidates: pool, modelHash: MODEL, rng: requesterRng, now: t }).filter((id) => !peers.includes(id))
+              peers = [...peers, ...more].slice(0, a.job === 'recheck' ? Math.min(1, a.count) : a.count)
+            }
             const spec: Spec = a.job === 'recheck' ? { jobId: hex64(++specs), quorum: 1 } : { jobId: mainId, quorum: plan.quorum }
             queue.push(...run.step({ type: 'dispatched', at: t, jobId: spec.jobId, reason: a.reason, peers }))
             opts.count(peers.length)
@@ -547,6 +648,7 @@ export function runSim (o: SimOptions): SimResult {
   while (realJobs < o.jobs) {
     now = start + realJobs * o.jobIntervalMs
     refresh()
+    if (sampling && realJobs % refreshJobs === 0) drawNewSample(false)
     const job = newJob()
     realJobs++
     const seen: { flagged: Peer[], outvoted: Peer[] } = { flagged: [], outvoted: [] }
@@ -645,6 +747,9 @@ export function runSim (o: SimOptions): SimResult {
     freshIdentities,
     byKind,
     wrongWhy,
+    sampling: sampling
+      ? { draws: sampleStats.draws, early: sampleStats.early, meanMembers: sampleStats.members / sampleStats.draws, attackerShare: sampleStats.members === 0 ? 0 : sampleStats.attackers / sampleStats.members, omitted: sampleStats.omitted }
+      : undefined,
     faultBackend,
     hours: (now - start) / 3600_000,
     ms: Math.round(performance.now() - t0)

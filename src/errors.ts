@@ -104,6 +104,18 @@ export class ReservationRefusedError extends CrosscheckError {
   }
 }
 
+/**
+ * A new direct link was needed but this peer holds its bound of links
+ * (`maxLinks`, 16 by default) and every one of them is carrying work.
+ */
+export class LinkLimitError extends CrosscheckError { static override readonly name = 'LinkLimitError' }
+/**
+ * This peer created as many direct links as it may in its life (a browser
+ * tab: Chromium refuses its ~500th RTCPeerConnection). Open links still work;
+ * reloading the page starts a fresh budget.
+ */
+export class LinkBudgetError extends CrosscheckError { static override readonly name = 'LinkBudgetError' }
+
 /** Throws an AbortError if the signal is already aborted. */
 export function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) {

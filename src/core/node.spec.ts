@@ -26,22 +26,22 @@ let relay: Relay
 let workers: CrosscheckNode[] = []
 let requester: CrosscheckNode
 
-async function until (what: string, check: () => boolean, ms = 30_000): Promise<void> {
+async function until (what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const t0 = Date.now()
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, 100))
   }
 }
 
 beforeAll(async () => {
-  relay = await startRelay({ port: 0, discoveryInterval: 1000 })
+  relay = await startRelay({ port: 0 })
   const relays = [relay.multiaddrs[0]]
   const catalog = new LocalCatalog()
-  workers = [0, 1].map(() => createNode({ relays, surface: 'cli', catalog, contribute: { startPaused: false }, announceInterval: 500, discoveryInterval: 1000 }))
-  requester = createNode({ relays, surface: 'cli', catalog, contribute: false, requester: { canaryRate: 0 }, discoveryInterval: 1000 })
+  workers = [0, 1].map(() => createNode({ relays, surface: 'cli', catalog, contribute: { startPaused: false }, announceInterval: 500 }))
+  requester = createNode({ relays, surface: 'cli', catalog, contribute: false, requester: { canaryRate: 0 } })
   for (const n of [...workers, requester]) await n.start()
-  await until('both contributors announced', () => requester.stats().peers.filter(p => p.announcement != null).length === 2)
+  await until('both contributors leased and sampled', async () => (await requester.findContributors()).length === 2)
 }, 90_000)
 
 afterAll(async () => {
@@ -58,7 +58,7 @@ describe('CrosscheckNode (Node parts)', () => {
     expect(s.runtime).toMatchObject({ runtime: 'ort-node', backend: 'cpu', threads: 1 })
     // a node built with contribute: false never claims to contribute
     expect(requester.stats().contributing).toBe(false)
-    const announced = requester.stats().peers.find(p => p.peerId === workers[0].peerId)?.announcement
+    const announced = relay.book.get(workers[0].peerId)
     expect(announced).toMatchObject({ backend: 'cpu', threads: 1, paused: false })
   })
 
@@ -77,14 +77,14 @@ describe('CrosscheckNode (Node parts)', () => {
     workers[1].pause()
     expect(workers[1].stats().contributing).toBe(false)
     expect(workers[1].stats().paused).toEqual(['user'])
-    await until('the pause to be announced', () => requester.stats().peers.find(p => p.peerId === workers[1].peerId)?.announcement?.paused === true)
+    await until('the pause to be announced', () => relay.book.get(workers[1].peerId)?.paused === true)
     for (let i = 0; i < 3; i++) {
       const r = await requester.run('mlp', INPUT, { replicas: 1, quorum: 1 })
       expect(r.dispatched).toEqual([workers[0].peerId])
     }
     await expect(requester.run('mlp', INPUT, { replicas: 2, quorum: 2, timeout: 3000 })).rejects.toMatchObject({ name: expect.stringMatching(/NotEnoughPeersError|TimeoutError/) })
     workers[1].resume()
-    await until('the resume to be announced', () => requester.stats().peers.find(p => p.peerId === workers[1].peerId)?.announcement?.paused === false)
+    await until('the resume to be announced', () => relay.book.get(workers[1].peerId)?.paused === false)
     const r = await requester.run('mlp', INPUT, { replicas: 2, quorum: 2 })
     expect(r.agreeing).toContain(workers[1].peerId)
   }, 90_000)
@@ -92,7 +92,7 @@ describe('CrosscheckNode (Node parts)', () => {
   it('browser signals pause a contributor: hidden → announced paused → not selected; visible again → selected', async () => {
     workers[1].signal({ type: 'visibility', hidden: true })
     expect(workers[1].stats().paused).toEqual(['hidden'])
-    await until('the hidden pause to be announced', () => requester.stats().peers.find(p => p.peerId === workers[1].peerId)?.announcement?.paused === true)
+    await until('the hidden pause to be announced', () => relay.book.get(workers[1].peerId)?.paused === true)
     const r = await requester.run('mlp', INPUT, { replicas: 1, quorum: 1 })
     expect(r.dispatched).toEqual([workers[0].peerId])
     workers[1].signal({ type: 'battery', charging: false })
@@ -103,7 +103,7 @@ describe('CrosscheckNode (Node parts)', () => {
     expect(workers[1].stats().paused).toEqual(['pressure'])
     workers[1].signal({ type: 'pressure', state: 'fair' })
     expect(workers[1].stats().contributing).toBe(true)
-    await until('the resume to be announced', () => requester.stats().peers.find(p => p.peerId === workers[1].peerId)?.announcement?.paused === false)
+    await until('the resume to be announced', () => relay.book.get(workers[1].peerId)?.paused === false)
   }, 60_000)
 
   it('takes models as bytes or sha256, and refuses bad arguments with named errors', async () => {
@@ -142,7 +142,7 @@ describe('CrosscheckNode (Node parts)', () => {
   it('pays the identity puzzle once per identity: the solution is saved with the key and reused at the next start', async () => {
     const relays = [relay.multiaddrs[0]]
     const bits = 12
-    const announced = (peerId: string): string | undefined => requester.stats().peers.find(p => p.peerId === peerId)?.announcement?.identityNonce
+    const announced = (peerId: string): string | undefined => relay.book.get(peerId)?.identityNonce
     // a fresh identity solves the puzzle, announces the solution and saves it with its key
     const fresh = new MemoryStore()
     const first = createNode({ relays, store: fresh, catalog: new LocalCatalog(), contribute: { startPaused: false }, identityCostBits: bits, announceInterval: 500 })
@@ -173,12 +173,12 @@ describe('CrosscheckNode (Node parts)', () => {
     const key = await identityFromSeed(new Uint8Array(32).fill(9))
     const aStore = new MemoryStore()
     await aStore.putIdentity({ privateKey: privateKeyToBytes(key), createdAt: 1 })
-    const a = createNode({ relays, store: aStore, catalog: new LocalCatalog(), contribute: false, requester: { canaryRate: 0 }, discoveryInterval: 1000 })
-    const holder = createNode({ relays, contribute: false, discoveryInterval: 1000 })
+    const a = createNode({ relays, store: aStore, catalog: new LocalCatalog(), contribute: false, requester: { canaryRate: 0 } })
+    const holder = createNode({ relays, contribute: false })
     const late = createNode({ relays, contribute: false })
     try {
       for (const n of [a, holder, late]) await n.start()
-      await until('the requester sees both contributors', () => a.stats().peers.filter(p => p.announcement != null).length >= 2)
+      await until('the requester sees both contributors', async () => (await a.findContributors()).length >= 2)
       const { receipt, jobId } = await a.run('mlp', INPUT, { replicas: 2, quorum: 2 })
       // the holder keeps a verified copy; an edited one is refused by name
       expect(await holder.importReceipt(receipt)).toMatchObject({ jobId, status: 'accepted' })
@@ -235,7 +235,7 @@ describe('CrosscheckNode (Node parts)', () => {
     })
     try {
       await n.start()
-      await until('the requester sees both contributors', () => n.stats().peers.filter(p => p.announcement != null).length >= 2)
+      await until('the requester sees both contributors', async () => (await n.findContributors()).length >= 2)
       await n.run('mlp', INPUT, { replicas: 2, quorum: 2 })
       await n.settled()
       expect(made).toEqual(['own', 'reference'])

@@ -12,9 +12,8 @@ import { TypedEventTarget } from '../events.js'
 import { createLogger } from '../logger.js'
 import { AbortError, IdentityLockedError, InferenceError, InvalidArgumentError, NotStartedError, PeerPausedError, ReceiptInvalidError, throwIfAborted } from '../errors.js'
 import { Network } from '../network/network.js'
-import type { PeerState } from '../network/network.js'
+import type { LeaseState, NetworkInit, PeerState, SampleStats } from '../network/network.js'
 import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
-import { DEFAULT_ANNOUNCE_INTERVAL_MS } from '../network/constants.js'
 import { ModelRegistry } from '../inference/registry.js'
 import type { ModelProgressDetail, ModelRef } from '../inference/registry.js'
 import type { ModelManifest } from '../models/manifest.js'
@@ -74,10 +73,13 @@ export interface CrosscheckNodeInit {
   contribute?: ContributeInit | false
   /** Reputation thresholds and canary rate of this node as a requester. */
   requester?: RequesterInit
-  /** @default 5000 ms */
+  /**
+   * Lease renewal while nothing changed (ms): a change (pause, a new model)
+   * is leased at once. @default 45000 (DEFAULT_LEASE_RENEW_MS)
+   */
   announceInterval?: number
-  /** @default 5000 ms */
-  discoveryInterval?: number
+  /** Network options beyond the relays: link bound, pool size, fanout (tests and the swarm). */
+  network?: Omit<NetworkInit, 'privateKey' | 'relays' | 'relay'>
   /**
    * Identity puzzle difficulty in bits (src/consensus/identity-cost.ts): this
    * contributing node solves one for its peer id after start (about 2 s of
@@ -100,8 +102,14 @@ export interface NodeStats {
   peers: PeerState[]
   /** Peers with a direct WebRTC link. */
   linked: number
+  /** This contributor's lease: held by a relay now, so requesters can draw it. */
+  lease: LeaseState
+  /** Direct links: open, created in this peer's life, budget left; the replica pool's size and rotations. */
+  links: ReturnType<Network['linkStats']>
+  /** The last sample of contributors the relays gave this requester (too small or skewed shows here). */
+  sample?: SampleStats
   runtime?: RuntimeInfo
-  /** Running, reachable, not paused and willing to take jobs: what "contributing" means everywhere. */
+  /** Running, leased on a relay (so requesters can draw it), not paused and willing to take jobs: what "contributing" means everywhere. */
   contributing: boolean
   paused: PauseReason[]
   cpuShare: number
@@ -219,7 +227,6 @@ interface Running {
   signer: Signer
   requester: Requester
   lock?: HeldIdentityLock
-  timer?: ReturnType<typeof setInterval>
 }
 
 function isTypedArray (v: unknown): v is TypedArray {
@@ -339,7 +346,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       const runtime = parts.runtime = this.components.createRuntime(share < 1 ? { threads: this.controls.threadsFor(cores, isolated) } : {})
       const infoPromise = runtime.probe(options)
 
-      const network = parts.network = new Network({ privateKey, relays: this.relays, discoveryInterval: this.init.discoveryInterval })
+      const network = parts.network = new Network({ ...this.init.network, privateKey, relays: this.relays, lease: { renewMs: this.init.announceInterval, ...this.init.network?.lease } })
       const registry = parts.registry = new ModelRegistry({
         store,
         catalog: this.components.catalog,
@@ -354,6 +361,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       if (this.contributes) this.serveJobs(network, { store, runtime, registry, signer })
       network.addEventListener('network:peers', () => { this.emitState() })
       network.addEventListener('network:relay', () => { this.emitState() })
+      network.addEventListener('network:lease', () => { this.emitState() })
       network.addEventListener('network:observation', (evt) => { void this.running?.requester.receiveObservation(evt.detail.message) })
       // a receipt this node holds may be retracted by its requester: applyRecord checks the signed record first
       network.addEventListener('network:retraction', (evt) => { void this.applyRecord(evt.detail.record).catch(() => {}) })
@@ -362,12 +370,12 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       const interrupted = await this.markInterrupted(store)
       this.running = parts as Running
       await this.refreshModels()
-      this.runtimeInfo = await infoPromise
-      await network.start(options)
+      // the runtime's self-test runs beside joining the relays, not before it
+      const [info] = await Promise.all([infoPromise, network.start(options)])
+      this.runtimeInfo = info
       if (parts.lock != null) void parts.lock.lost.then(() => { void this.onIdentityLost() })
       this.setState('running')
       await this.announce()
-      if (this.contributes) parts.timer = setInterval(() => { void this.announce() }, this.init.announceInterval ?? DEFAULT_ANNOUNCE_INTERVAL_MS)
       if (this.contributes) void this.payIdentityCost(signer.peerId)
       if (interrupted.length > 0) this.emit('job:interrupted', { jobs: interrupted })
       this.emitState()
@@ -403,7 +411,6 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   }
 
   private async teardown (parts: Partial<Running>): Promise<void> {
-    if (parts.timer != null) clearInterval(parts.timer)
     await parts.network?.stop().catch((err: Error) => { log('network stop: %s', err.message) })
     await parts.runtime?.close().catch((err: Error) => { log('runtime close: %s', err.message) })
     const reference = this.referenceRuntime
@@ -467,6 +474,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       this.lastJobAt = Date.now()
       this.metricsBook.record({ kind: 'served', at: this.lastJobAt, ms, ok: true })
       void parts.store.putJob({ jobId: req.jobId, role: 'worker', modelHash: req.spec.modelHash, inputHash: req.spec.inputHash, startedAt: Date.now() - ms, finishedAt: Date.now(), status: 'voted', peers: [ctx.from], ms }).catch(() => {})
+      // jobsDone rides along with the next renewal: no push per job
+      void this.announce()
       this.emit('job:served', { jobId: req.jobId, from: ctx.from, ms, timing })
       this.emitState()
       return res
@@ -521,7 +530,10 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   }
 
   private async fetchFromPeers (network: Network, sha256: string, options: { signal?: AbortSignal, hint?: string, onProgress?: (loaded: number, total: number) => void }): Promise<Uint8Array | undefined> {
-    const holders = network.getContributors().filter(p => p.announcement?.models.includes(sha256) === true).map(p => p.peerId)
+    const holders = await network.findHolders(sha256, { signal: options.signal }).catch((err: Error) => {
+      log('asking the relays for holders of %s failed: %s', sha256.slice(0, 12), err.message)
+      return []
+    })
     const order = [...new Set([...(options.hint != null ? [options.hint] : []), ...holders])].filter(p => p !== this.peerIdValue)
     for (const peerId of order) {
       throwIfAborted(options.signal)
@@ -860,6 +872,17 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     return this.metricsBook.series(options)
   }
 
+  /**
+   * Asks the relays for a fresh sample of live contributors now and returns
+   * the replica pool's peer ids (what this node, as a requester, would draw
+   * from). A job does this by itself; this is for shells and tests.
+   */
+  async findContributors (options: AbortOptions = {}): Promise<string[]> {
+    const network = this.require().network
+    await network.waitForContributors(options)
+    return network.getContributors().map(p => p.peerId).sort()
+  }
+
   /** Open connections, for diagnostics and tests. */
   connections (): ReturnType<Network['getConnections']> {
     return this.running?.network.getConnections() ?? []
@@ -869,6 +892,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const r = this.running
     const peers = r?.network.getPeers() ?? []
     const reachable = r?.network.reachable() ?? false
+    const lease = r?.network.leaseState() ?? { held: false, relays: [], seq: 0 }
+    const sample = r?.network.sampleStats()
     const controls: ControlState = this.controls.state
     return {
       state: this.state,
@@ -878,8 +903,11 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       reachable,
       peers,
       linked: peers.filter(p => p.direct).length,
+      lease,
+      links: r?.network.linkStats() ?? { links: 0, created: 0, budgetLeft: Infinity, maxLinks: 16, poolSize: 0, rotations: 0 },
+      ...(sample != null ? { sample } : {}),
       runtime: this.runtimeInfo,
-      contributing: this.state === 'running' && this.contributes && reachable && !controls.paused,
+      contributing: this.state === 'running' && this.contributes && reachable && lease.held && !controls.paused,
       paused: controls.reasons,
       cpuShare: controls.cpuShare,
       jobsDone: this.jobsDone,

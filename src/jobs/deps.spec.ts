@@ -41,9 +41,9 @@ describe('requesterDeps identity cost', () => {
   })
 })
 
-describe('requesterDeps live-first', () => {
-  it('marks a contributor live exactly when a direct link to it is open', () => {
+describe('requesterDeps draws over the sample, not over who is linked', () => {
+  it('marks every sampled contributor live (its lease is held now), linked or not, in a stable order', () => {
     const peers = [{ ...state(peerB), direct: true }, state(peerA)]
-    expect(requesterDeps(fakeNetwork(peers), signer).candidates().map(c => [c.peerId, c.live])).toEqual([[peerA, false], [peerB, true]])
+    expect(requesterDeps(fakeNetwork(peers), signer).candidates().map(c => [c.peerId, c.live])).toEqual([[peerA, true], [peerB, true]])
   })
 })

@@ -37,23 +37,16 @@ export function requesterDeps (network: Network, signer: Signer, options: Reques
   return {
     signer,
     verifier: libp2pVerifier,
-    // sorted, so that a seeded requester draws the same peers from the same set whatever order announcements came in;
-    // `live` (a direct link is open now) keeps the network's live-first order inside the draw (src/consensus/replication.ts)
-    candidates: () => network.getContributors().filter(p => bits <= 0 || pays(p.peerId, p.announcement?.identityNonce)).map(p => ({ peerId: p.peerId, numericClass: p.announcement?.numericClass ?? 'unknown/unknown/t1/unknown', live: p.direct })).sort((a, b) => (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)),
+    // the replica pool: a random sample of the live crowd that the relays gave, each with a lease held now (so all
+    // are `live`: draws are uniform over the sample, not biased to peers already linked); sorted, so that a seeded
+    // requester draws the same peers from the same set whatever order the sample came in
+    candidates: () => network.getContributors().filter(p => bits <= 0 || pays(p.peerId, p.announcement?.identityNonce)).map(p => ({ peerId: p.peerId, numericClass: p.announcement?.numericClass ?? 'unknown/unknown/t1/unknown', live: true })).sort((a, b) => (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)),
     send: async (peerId, req, { signal }) => await network.requestJob(peerId, req, { signal }),
     random: Math.random,
     now: Date.now,
     randomHex,
-    waitForPeers: async ({ signal }) => {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          network.removeEventListener('network:announcement', done)
-          signal.removeEventListener('abort', done)
-          resolve()
-        }
-        network.addEventListener('network:announcement', done)
-        signal.addEventListener('abort', done, { once: true })
-      })
-    }
+    // the relays' sample of the live crowd; waiting asks them again
+    waitForPeers: async ({ signal }) => { await network.waitForContributors({ signal }) },
+    prepare: async ({ signal }) => { await network.refreshIfStale({ signal }) }
   }
 }

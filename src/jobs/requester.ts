@@ -122,8 +122,10 @@ export interface RequesterDeps {
   random: () => number
   now: () => number
   randomHex: (bytes: number) => string
-  /** Resolves when the candidate set may have changed (new announcements). */
+  /** Resolves when the candidate set may have changed (the relays were asked again). */
   waitForPeers: (options: { signal: AbortSignal }) => Promise<void>
+  /** Before the first draw: bring the candidate set up to date if it is stale (the relays' sample). */
+  prepare?: (options: { signal: AbortSignal }) => Promise<void>
   book: ReputationBook
   /** Sybil grouping: at most one vote per group counts. @default each peer its own group */
   groupOf?: GroupOf
@@ -144,6 +146,7 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
   const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline])
   const onProgress = options.onProgress ?? (() => {})
 
+  await deps.prepare?.({ signal }).catch(() => {})
   const selectable = (): Candidate[] => deps.candidates().filter(c => init.exclude?.has(c.peerId) !== true && book.isSelectable(c.peerId, deps.now()))
   const need = init.adaptive == null ? fixedReplicas : 1
   const peerWaitSignal = AbortSignal.any([signal, AbortSignal.timeout(init.peerWait ?? 15_000)])

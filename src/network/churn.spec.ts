@@ -4,8 +4,10 @@
  * restarted. Cause: gossipsub's IP-colocation penalty on the relay (every
  * page comes from one IP, and departed peers' IPs are remembered for an hour)
  * pushed every newcomer's score below zero, so the relay no longer forwarded
- * discovery or announcements to it. Also checked: reservations of departed
- * peers are released at once, not after their 2 h TTL.
+ * discovery or announcements to it. Capabilities are leased now, not
+ * gossiped, but the relays still gossip (observations, retractions). Also
+ * checked: reservations and leases of departed peers are released at once,
+ * not after their TTL.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { startRelay } from './relay.js'
@@ -20,13 +22,13 @@ let relay: Relay
 const live: Network[] = []
 
 async function peer (): Promise<Network> {
-  const n = new Network({ privateKey: await generateIdentity(), relays: [relay.multiaddrs[0]], discoveryInterval: 1000 })
+  const n = new Network({ privateKey: await generateIdentity(), relays: [relay.multiaddrs[0]] })
   live.push(n)
   return n
 }
 
 beforeAll(async () => {
-  relay = await startRelay({ port: 0, discoveryInterval: 1000 })
+  relay = await startRelay({ port: 0 })
 })
 
 afterAll(async () => {
@@ -43,14 +45,15 @@ describe('churn through one relay', () => {
       expect(relay.stats().reservations, `wave ${wave}`).toBe(DEPARTED / 2)
       await Promise.all(peers.map(async n => { await n.stop() }))
     }
-    await expect.poll(() => relay.stats(), { timeout: 10_000 }).toEqual({ connections: 0, reservations: 0, streams: 0 })
+    await expect.poll(() => { const s = relay.stats(); return { connections: s.connections, reservations: s.reservations, streams: s.streams, leases: s.leases } }, { timeout: 10_000 }).toEqual({ connections: 0, reservations: 0, streams: 0, leases: { own: 0, total: 0 } })
 
     const [x, y] = [await peer(), await peer()]
     await Promise.all([x.start(), y.start()])
     expect(relay.stats().reservations).toBe(2)
-    // discovery reaches both through the relay's gossip, and one of them dials the other
-    await expect.poll(() => x.getPeers().find(p => p.peerId === y.peerId)?.direct ?? false, { timeout: 30_000 }).toBe(true)
+    // y leases itself to the relay; x samples it from there and links to it on demand
     await y.announce({ models: [], numericClass: 'ort-node/cpu/t1/linux', backend: 'cpu', threads: 1, jobsDone: 0, runtime: 'ort-node' })
-    await expect.poll(() => x.getContributors().map(p => p.peerId), { timeout: 10_000 }).toEqual([y.peerId])
+    await expect.poll(async () => { await x.waitForContributors(); return x.getContributors().map(p => p.peerId) }, { timeout: 10_000 }).toEqual([y.peerId])
+    await x.ensureDirect(y.peerId)
+    expect(x.getPeers().find(p => p.peerId === y.peerId)?.direct).toBe(true)
   }, 90_000)
 })

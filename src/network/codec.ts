@@ -12,7 +12,7 @@ import { validateSignedVote } from '../consensus/vote.js'
 import type { JobSpec, SignedVote } from '../consensus/types.js'
 import { validateObservationBody } from '../consensus/observation.js'
 import type { ObservationEvidence, SignedObservation } from '../consensus/observation.js'
-import { MAX_ANNOUNCED_MODELS, MAX_RUNTIME_NAME } from './constants.js'
+import { MAX_ANNOUNCED_MODELS, MAX_LEASE_ADDRS, MAX_RUNTIME_NAME } from './constants.js'
 
 export interface JobRequest {
   type: 'job'
@@ -159,15 +159,22 @@ export function decodeModelHeader (bytes: Uint8Array, maxBytes: number, maxModel
   return { type: 'model', sha256: hash(m, 'sha256'), size: num(m, 'size', 1, maxModelBytes), chunks: num(m, 'chunks', 1, 1 << 20) }
 }
 
-export function encodeAnnouncement (a: Announcement): Uint8Array {
-  // explicit fields: nothing else a caller's object carries goes on the wire;
+/** An announcement's wire fields: explicit, so nothing else a caller's object carries goes on the wire. */
+function announcementFields (a: Announcement): Record<string, unknown> {
   // cborg refuses undefined, so an absent runtime is left out of the map
   const { peerId, models, numericClass, backend, threads, jobsDone, at, paused, runtime, identityNonce } = a
-  return encodeMessage({ peerId, models, numericClass, backend, threads, jobsDone, at, paused, ...(runtime != null ? { runtime } : {}), ...(identityNonce != null ? { identityNonce } : {}) })
+  return { peerId, models, numericClass, backend, threads, jobsDone, at, paused, ...(runtime != null ? { runtime } : {}), ...(identityNonce != null ? { identityNonce } : {}) }
+}
+
+export function encodeAnnouncement (a: Announcement): Uint8Array {
+  return encodeMessage(announcementFields(a))
 }
 
 export function decodeAnnouncement (bytes: Uint8Array, maxBytes: number): Announcement {
-  const m = decodeMessage(bytes, maxBytes)
+  return announcementFrom(decodeMessage(bytes, maxBytes))
+}
+
+function announcementFrom (m: Record<string, unknown>): Announcement {
   const models = m.models
   if (!Array.isArray(models) || models.length > MAX_ANNOUNCED_MODELS || !models.every(isSha256Hex)) {
     throw new InvalidMessageError(`models must be at most ${MAX_ANNOUNCED_MODELS} sha256 hex strings`)
@@ -184,6 +191,38 @@ export function decodeAnnouncement (bytes: Uint8Array, maxBytes: number): Announ
     ...(m.runtime !== undefined ? { runtime: str(m, 'runtime', MAX_RUNTIME_NAME) } : {}),
     ...(m.identityNonce !== undefined ? { identityNonce: hexNonce(m, 'identityNonce') } : {})
   }
+}
+
+/**
+ * A lease (src/network/lease.ts): the announcement a contributor signs about
+ * itself and hands to its relays, plus how long it counts and where to reach
+ * the peer. Only the peer's own key can make one; a relay can drop it, never
+ * change it.
+ */
+export interface LeaseBody extends Announcement {
+  /** Increases with every lease this peer issues (a relay keeps the highest). */
+  seq: number
+  /** How long the lease counts after it was issued (ms). */
+  ttl: number
+  /** Jobs this peer would take at once now; 0 = full. */
+  slots: number
+  /** `/p2p-circuit/webrtc` addresses this peer is reachable on (through its home relays). */
+  addrs: string[]
+}
+
+export function encodeLeaseBody (l: LeaseBody): Uint8Array {
+  return encodeMessage({ ...announcementFields(l), type: 'lease', seq: l.seq, ttl: l.ttl, slots: l.slots, addrs: l.addrs })
+}
+
+export function decodeLeaseBody (bytes: Uint8Array, maxBytes: number): LeaseBody {
+  const m = decodeMessage(bytes, maxBytes)
+  const a = announcementFrom(m)
+  if (m.type !== 'lease') throw new InvalidMessageError(`expected a lease, got ${showValue(m.type)}`)
+  const addrs = m.addrs
+  if (!Array.isArray(addrs) || addrs.length > MAX_LEASE_ADDRS || !addrs.every(x => typeof x === 'string' && x.length > 0 && x.length <= 512)) {
+    throw new InvalidMessageError(`addrs must be at most ${MAX_LEASE_ADDRS} multiaddr strings`)
+  }
+  return { ...a, seq: num(m, 'seq'), ttl: num(m, 'ttl', 1, 24 * 3600_000), slots: num(m, 'slots', 0, 1024), addrs: [...addrs] as string[] }
 }
 
 function hexNonce (m: Record<string, unknown>, key: string): string {

@@ -1,28 +1,30 @@
 /**
- * Gossip topics: capability announcements, shared reputation observations
- * and retraction records.
+ * Gossip topics: shared reputation observations and retraction records, the
+ * rare events every holder of a receipt may need to hear. Capabilities are
+ * not gossiped: contributors lease them to their relays (lease.ts), so no
+ * peer pays for every other peer's presence.
  * Every message is size-bounded and decoded strictly before use; a bad one is
  * logged and dropped, never thrown at the pubsub layer.
  *
- * Gossipsub signs messages, so the author of an announcement is known: an
- * announcement is accepted only from the peer it describes (nobody can
- * announce, or pause, somebody else), and this peer's own are ignored.
+ * Periodic cost: gossipsub's 1 s heartbeat over this peer's own connections
+ * (its relays and at most 16 links); messages only when a peer is flagged or
+ * a receipt retracted.
  *
  * @example
  * ```ts
  * const gossip = new Gossip({ pubsub: node.services.pubsub, peerId: node.peerId.toString() })
- * gossip.addEventListener('network:announcement', (evt) => directory.announced(evt.detail))
- * await gossip.start()
- * await gossip.announce({ ...capabilities, peerId, at: Date.now(), paused: false })
+ * gossip.addEventListener('network:retraction', (evt) => apply(evt.detail.record))
+ * gossip.start()
+ * await gossip.publishRetraction(recordText)
  * ```
  */
 import { TypedEventEmitter } from '@libp2p/interface'
 import type { Startable } from '@libp2p/interface'
 import type { Message } from '@libp2p/gossipsub'
 import { createLogger } from '../logger.js'
-import { decodeAnnouncement, decodeObservationMessage, decodeRetraction, encodeAnnouncement, encodeObservationMessage, encodeRetraction } from './codec.js'
-import type { Announcement, ObservationMessage } from './codec.js'
-import { ANNOUNCE_TOPIC, MAX_ANNOUNCE_BYTES, MAX_OBSERVATION_BYTES, MAX_RETRACTION_BYTES, OBSERVATION_TOPIC, RETRACTION_TOPIC } from './constants.js'
+import { decodeObservationMessage, decodeRetraction, encodeObservationMessage, encodeRetraction } from './codec.js'
+import type { ObservationMessage } from './codec.js'
+import { MAX_OBSERVATION_BYTES, MAX_RETRACTION_BYTES, OBSERVATION_TOPIC, RETRACTION_TOPIC } from './constants.js'
 
 const log = createLogger('network:gossip')
 
@@ -37,13 +39,11 @@ export interface PubSubLike {
 
 export interface GossipComponents {
   pubsub: PubSubLike
-  /** This peer's id: its own announcements echoed back are ignored. */
+  /** This peer's id. */
   peerId: string
 }
 
 export interface GossipInit {
-  /** Largest announcement accepted or sent (bytes). @default 16384 */
-  maxAnnounceBytes?: number
   /** Largest observation accepted or sent (bytes). @default 524288 */
   maxObservationBytes?: number
 }
@@ -55,8 +55,6 @@ export interface ObservationEvent {
 }
 
 export interface GossipEvents {
-  /** An announcement, from its own author. */
-  'network:announcement': CustomEvent<Announcement>
   /** A reputation observation another peer shared (shape-checked; its signature and evidence are not yet). */
   'network:observation': CustomEvent<ObservationEvent>
   /** A retraction record's text (size-checked; its signature is checked against the receipt it names by consensus code). */
@@ -64,18 +62,16 @@ export interface GossipEvents {
 }
 
 /** Every topic this service joins, in one list, so joining and leaving cannot drift apart. */
-const TOPICS = [ANNOUNCE_TOPIC, OBSERVATION_TOPIC, RETRACTION_TOPIC] as const
+const TOPICS = [OBSERVATION_TOPIC, RETRACTION_TOPIC] as const
 
 export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable {
   private readonly components: GossipComponents
-  private readonly maxAnnounceBytes: number
   private readonly maxObservationBytes: number
   private started = false
 
   constructor (components: GossipComponents, init: GossipInit = {}) {
     super()
     this.components = components
-    this.maxAnnounceBytes = init.maxAnnounceBytes ?? MAX_ANNOUNCE_BYTES
     this.maxObservationBytes = init.maxObservationBytes ?? MAX_OBSERVATION_BYTES
   }
 
@@ -99,16 +95,6 @@ export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable
         log('unsubscribing from %s failed: %s', topic, (err as Error).message)
       }
     }
-  }
-
-  /** Publishes an announcement; false when it was over the size limit or could not be sent. */
-  async announce (a: Announcement): Promise<boolean> {
-    const bytes = encodeAnnouncement(a)
-    if (bytes.byteLength > this.maxAnnounceBytes) {
-      log('announcement of %d bytes is over the %d byte limit: not sent', bytes.byteLength, this.maxAnnounceBytes)
-      return false
-    }
-    return await this.publish(ANNOUNCE_TOPIC, bytes)
   }
 
   /** Shares a reputation observation; false when it is over the size limit or could not be sent. */
@@ -137,8 +123,7 @@ export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable
 
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
     const msg = evt.detail
-    if (msg.topic === ANNOUNCE_TOPIC) this.onAnnouncement(msg)
-    else if (msg.topic === OBSERVATION_TOPIC) this.onObservation(msg)
+    if (msg.topic === OBSERVATION_TOPIC) this.onObservation(msg)
     else if (msg.topic === RETRACTION_TOPIC) this.onRetraction(msg)
   }
 
@@ -149,22 +134,6 @@ export class Gossip extends TypedEventEmitter<GossipEvents> implements Startable
     } catch (err) {
       log('dropping bad retraction: %s', (err as Error).message)
     }
-  }
-
-  private onAnnouncement (msg: Message): void {
-    let a: Announcement
-    try {
-      a = decodeAnnouncement(msg.data, this.maxAnnounceBytes)
-    } catch (err) {
-      log('dropping bad announcement: %s', (err as Error).message)
-      return
-    }
-    if (msg.type !== 'signed' || msg.from.toString() !== a.peerId) {
-      log('dropping an announcement about %s that it did not sign', a.peerId)
-      return
-    }
-    if (a.peerId === this.components.peerId) return
-    this.safeDispatchEvent('network:announcement', { detail: a })
   }
 
   private onObservation (msg: Message): void {

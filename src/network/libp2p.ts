@@ -14,10 +14,8 @@ import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipsubOpts } from '@libp2p/gossipsub'
-import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
-import { DISCOVERY_TOPIC } from './constants.js'
 
 export type PeerLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, pubsub: ReturnType<ReturnType<typeof gossipsub>> }>
 
@@ -25,8 +23,6 @@ export interface PeerLibp2pInit {
   privateKey: PrivateKey
   /** Allow dialling plain ws:// and loopback/private addresses (local/dev networks). */
   allowLocal: boolean
-  /** Pubsub discovery broadcast interval (ms). */
-  discoveryInterval: number
   /** How many relays to hold a reservation on at once (one per configured relay). */
   relayCount: number
   /** A relay answered a reservation request with a refusal (or it failed otherwise). */
@@ -77,6 +73,8 @@ function reservationWatcher (onFailure: (failure: ReservationFailure) => void): 
 // Relayed inbound connections all count as the relay's IP: the default of 5/s
 // stalls handshakes with 6+ peers (NOTES), so browsers and relay raise it.
 const CONNECTION_MANAGER = { inboundConnectionThreshold: 200, maxIncomingPendingConnections: 64, maxConnections: 300 }
+/** A relay seats thousands of peers, each one WebSocket connection. */
+const RELAY_CONNECTION_MANAGER = { inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 256, maxConnections: 10_000 }
 
 /**
  * Gossipsub scores down peers that share an IP (more than 10 per IP, each
@@ -113,7 +111,13 @@ export async function createPeerLibp2p (init: PeerLibp2pInit): Promise<PeerLibp2
     streamMuxers: [yamux()],
     connectionGater: gater(init.allowLocal),
     connectionManager: CONNECTION_MANAGER,
-    peerDiscovery: [pubsubPeerDiscovery({ interval: init.discoveryInterval, topics: [DISCOVERY_TOPIC] })],
+    // no peer discovery: peers find each other through their relays' lease
+    // samples, never by broadcast (pubsub discovery cost every peer O(N))
+    // libp2p's connection monitor pings every connection every 10 s on a new
+    // stream, which on WebRTC is a new data channel per link per ping. WebRTC
+    // has its own liveness (ICE consent, SCTP heartbeats); the relay pings
+    // its WebSocket connections, and the lease renewal uses them too.
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
       pubsub: gossipsub(GOSSIP)
@@ -125,7 +129,6 @@ export interface RelayLibp2pInit {
   privateKey?: PrivateKey
   host: string
   port: number
-  discoveryInterval: number
   maxReservations: number
   /** Concurrent circuits one peer may open through the relay (hop streams per connection). */
   maxHopStreams: number
@@ -133,7 +136,7 @@ export interface RelayLibp2pInit {
 
 export type RelayLibp2p = Libp2p<{ relay: CircuitRelayService, pubsub: ReturnType<ReturnType<typeof gossipsub>> }>
 
-/** The relay: WebSockets listener, circuit relay v2 (signalling only), gossip hub and discovery. */
+/** The relay: WebSockets listener, circuit relay v2 (signalling only), lease directory and the relays' gossip backbone. */
 export async function createRelayLibp2p (init: RelayLibp2pInit): Promise<RelayLibp2p> {
   return await createLibp2p({
     ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
@@ -142,8 +145,10 @@ export async function createRelayLibp2p (init: RelayLibp2pInit): Promise<RelayLi
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: gater(true),
-    connectionManager: CONNECTION_MANAGER,
-    peerDiscovery: [pubsubPeerDiscovery({ interval: init.discoveryInterval, topics: [DISCOVERY_TOPIC] })],
+    connectionManager: RELAY_CONNECTION_MANAGER,
+    // a dead WebSocket (a tab that vanished without closing) is found within
+    // two pings; 30 s instead of 10 s: one small stream per peer per 30 s
+    connectionMonitor: { pingInterval: 30_000 },
     services: {
       identify: identify(),
       // libp2p's default of 32 inbound hop streams per connection caps how

@@ -1,13 +1,18 @@
 /**
- * DirectLinks against a scripted node: who dials on discovery, retries, a
- * link the other side opened, and closing the relayed connection afterwards.
+ * DirectLinks against a scripted node: links only on demand, retries, a link
+ * the other side opened, the bound, idle close, the lifetime budget, and
+ * closing the relayed connection afterwards.
  */
 import { describe, it, expect, vi, afterEach } from 'vitest'
 import type { Connection, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { DirectLinks } from './links.js'
-import type { LinkNode } from './links.js'
+import type { LinkInit, LinkNode } from './links.js'
+import { JOB_PROTOCOL } from './constants.js'
+
+/** A peer id per index (base58 of nothing real: DirectLinks only compares strings). */
+const peer = (i: number): string => `12D3KooWPeer${String(i).padStart(4, '0')}`
 
 const LOW = '12D3KooWAwtyRyyF34yTWBybNTTjqNxXciu7Vqq8kMV2mGNKBkVS'
 const MID = '12D3KooWB9sAdc4a78WwSTXh4L8LgbQJvCUpGW7rgQ7NacwdRaAs'
@@ -24,6 +29,7 @@ function fakeConn (peer: string, kind: 'direct' | 'relayed'): Connection & { clo
     multiplexer: kind === 'direct' ? '/webrtc' : '/yamux/1.0.0',
     remoteAddr: kind === 'direct' ? route(peer) : multiaddr(`${RELAY}/p2p-circuit/p2p/${peer}`),
     closed: false,
+    streams: [] as Array<{ protocol?: string }>,
     close: async () => { c.closed = true; c.status = 'closed' },
     abort: () => { c.closed = true; c.status = 'closed' }
   }
@@ -56,9 +62,9 @@ class ScriptedNode extends EventTarget implements LinkNode {
   override removeEventListener (type: string, listener: any): void { super.removeEventListener(type, listener) }
 }
 
-function setup (self: string, outcomes: Array<'direct' | 'fail'> = []): { node: ScriptedNode, links: DirectLinks } {
+function setup (self: string, outcomes: Array<'direct' | 'fail'> = [], init: LinkInit = {}, now?: () => number): { node: ScriptedNode, links: DirectLinks } {
   const node = new ScriptedNode(self, outcomes)
-  const links = new DirectLinks({ node, routes: (peer) => [route(peer)], random: () => 1 }, { dialTimeout: 5_000, backoffInitial: 100, backoffMax: 400 })
+  const links = new DirectLinks({ node, routes: (peer) => [route(peer)], ...(now != null ? { now } : {}) }, { dialTimeout: 5_000, backoffInitial: 100, backoffMax: 400, ...init })
   links.start()
   return { node, links }
 }
@@ -66,17 +72,73 @@ function setup (self: string, outcomes: Array<'direct' | 'fail'> = []): { node: 
 afterEach(() => { vi.useRealTimers() })
 
 describe('DirectLinks', () => {
-  it('dials a discovered peer only from the lower id, and only if it lists a WebRTC address', async () => {
+  it('dials only when asked, and reuses an open link', async () => {
     const { node, links } = setup(MID)
-    links.discovered(LOW, [route(LOW).toString()])
-    links.discovered(HIGH, [`${RELAY}/p2p-circuit/p2p/${HIGH}`])
+    node.dispatchEvent(new CustomEvent('peer:discovery', { detail: { id: HIGH } }))
     expect(node.dials).toEqual([])
-    links.discovered(HIGH, [route(HIGH).toString()])
-    await vi.waitFor(() => { expect(links.find(HIGH)).toBeDefined() })
+    const a = await links.ensureDirect(HIGH)
+    const b = await links.ensureDirect(HIGH)
+    expect(b).toBe(a)
     expect(node.dials).toEqual([HIGH])
-    // linked: further discoveries do not dial again
-    links.discovered(HIGH, [route(HIGH).toString()])
-    expect(node.dials).toEqual([HIGH])
+    expect(links.stats()).toMatchObject({ links: 1, created: 1 })
+    links.stop()
+  })
+
+  it('holds at most maxLinks: a new link closes the least recently used idle one, and is refused when all carry work', async () => {
+    let clock = 0
+    const { node, links } = setup(MID, [], { maxLinks: 3 }, () => ++clock)
+    const conns = [] as Array<Connection & { closed: boolean, streams: Array<{ protocol?: string }> }>
+    for (let i = 0; i < 3; i++) conns.push(await links.ensureDirect(peer(i)) as never)
+    // peer 0 used again: peer 1 is now the least recently used
+    await links.ensureDirect(peer(0))
+    await links.ensureDirect(peer(3))
+    expect(conns[1].closed).toBe(true)
+    expect(conns[0].closed).toBe(false)
+    expect(links.stats().links).toBe(3)
+    // every link carries a job: no room, by name, and nothing closed
+    for (const c of node.getConnections()) (c as unknown as { streams: Array<{ protocol?: string }> }).streams.push({ protocol: JOB_PROTOCOL })
+    await expect(links.ensureDirect(peer(4))).rejects.toMatchObject({ name: 'LinkLimitError' })
+    expect(node.getConnections().length).toBe(3)
+    links.stop()
+  })
+
+  it('closes a link idle for idleMs, but not one carrying work', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
+    const { links } = setup(MID, [], { idleMs: 60_000 })
+    const idle = await links.ensureDirect(peer(1)) as Connection & { closed: boolean }
+    const busy = await links.ensureDirect(peer(2)) as unknown as Connection & { closed: boolean, streams: Array<{ protocol?: string }> }
+    busy.streams.push({ protocol: JOB_PROTOCOL })
+    await vi.advanceTimersByTimeAsync(50_000)
+    expect(idle.closed).toBe(false)
+    await vi.advanceTimersByTimeAsync(20_000)
+    expect(idle.closed).toBe(true)
+    expect(busy.closed).toBe(false)
+    // work done: it goes idle from its last use
+    busy.streams.length = 0
+    await vi.advanceTimersByTimeAsync(50_000)
+    expect(busy.closed).toBe(false)
+    await vi.advanceTimersByTimeAsync(20_000)
+    expect(busy.closed).toBe(true)
+    links.stop()
+  })
+
+  it('closes links a crowd dialled to it beyond the bound', async () => {
+    const { node, links } = setup(MID, [], { maxLinks: 2 })
+    const theirs = [0, 1, 2, 3].map(i => node.open(fakeConn(peer(i), 'direct')) as Connection & { closed: boolean })
+    expect(theirs.filter(c => !c.closed).length).toBe(2)
+    expect(links.stats()).toMatchObject({ links: 2, created: 4 })
+    links.stop()
+  })
+
+  it('creates no more links than its lifetime budget, by name, and reuses the open ones', async () => {
+    const { links } = setup(MID, [], { budget: 3, maxLinks: 2 })
+    for (let i = 0; i < 3; i++) await links.ensureDirect(peer(i))
+    expect(links.budgetLeft()).toBe(0)
+    await expect(links.ensureDirect(peer(9))).rejects.toMatchObject({ name: 'LinkBudgetError' })
+    // the links still open keep working
+    expect(links.find(peer(2))).toBeDefined()
+    await links.ensureDirect(peer(2))
+    expect(links.stats()).toMatchObject({ created: 3, budgetLeft: 0 })
     links.stop()
   })
 

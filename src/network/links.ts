@@ -1,31 +1,42 @@
 /**
- * Direct links: one WebRTC connection per peer, signalled through a relay.
- * Jobs and models only ever travel over these (relayed connections are
- * limited to 128 KiB / 2 min and pass through somebody else's server).
+ * Direct links: WebRTC connections opened on demand, signalled through a
+ * relay, bounded and reused. Jobs and models only ever travel over these
+ * (relayed connections are limited to 128 KiB / 2 min and pass through
+ * somebody else's server).
  *
- * - On discovery only the lower peer id dials, so one link forms per pair;
- *   a failed dial is retried with exponential backoff on later discoveries.
+ * - A link is dialled only when a job or a model needs it (`ensureDirect`),
+ *   never on discovery: a peer links only to peers it works with.
+ * - At most `maxLinks` (16) are open: a new one first closes the least
+ *   recently used idle link, and is refused (LinkLimitError) when all carry
+ *   work; links a crowd dialled to us beyond the bound are closed too.
+ * - A link that carried no job or model for `idleMs` (60 s) is closed.
+ * - A browser creates at most `budget` links in its life (Chromium's
+ *   ~500 RTCPeerConnection limit per tab): past it, LinkBudgetError.
  * - Once a direct link to a peer is open, the relayed connection that carried
  *   its signalling is closed (after a short grace, so the other side can
- *   finish its half of the handshake). Left open, each pair kept one or more
- *   circuits, and their hop/stop streams, on the relay for minutes (NOTES,
- *   Churn).
+ *   finish its half of the handshake).
+ *
+ * Periodic cost: one sweep every `idleMs / 6` (10 s) over this peer's own
+ * links (at most 16): no traffic, flat in the size of the network.
  *
  * @example
  * ```ts
- * const links = new DirectLinks({ node, routes: (id) => addrsFor(id) }, { dialTimeout: 20_000 })
+ * const links = new DirectLinks({ node, routes: (id) => addrsFor(id) }, { dialTimeout: 20_000, maxLinks: 16 })
  * await links.start()
  * const conn = await links.ensureDirect(peerId, { signal })
+ * links.stats() // { links, created, budgetLeft, maxLinks }
  * ```
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Libp2pEvents, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { JobRejectedError, NotStartedError } from '../errors.js'
+import { JobRejectedError, LinkBudgetError, LinkLimitError, NotStartedError } from '../errors.js'
 import type { AbortOptions } from '../abort.js'
 import { createLogger } from '../logger.js'
-import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LINK_BACKOFF_INITIAL_MS, DEFAULT_LINK_BACKOFF_MAX_MS } from './constants.js'
+import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LINK_BACKOFF_INITIAL_MS, DEFAULT_LINK_BACKOFF_MAX_MS, JOB_PROTOCOL, MODEL_PROTOCOL } from './constants.js'
 import { asError, withTimeout, wrapAbort } from './signals.js'
+import { LinkPool } from './link-pool.js'
+import type { LinkPoolStats } from './link-pool.js'
 
 const log = createLogger('network:links')
 
@@ -46,7 +57,7 @@ function isRelayed (c: Connection): boolean {
   return c.multiplexer !== '/webrtc' && c.remoteAddr.toString().includes('/p2p-circuit')
 }
 
-type NodeEvents = Pick<Libp2pEvents, 'connection:open'>
+type NodeEvents = Pick<Libp2pEvents, 'connection:open' | 'connection:close'>
 
 /** The part of a libp2p node this module uses. */
 export interface LinkNode {
@@ -66,8 +77,6 @@ export interface LinkComponents {
   node: LinkNode
   /** `/p2p-circuit/webrtc` addresses to dial `peerId` on, best first. */
   routes: (peerId: string) => Multiaddr[]
-  /** @default Math.random (backoff jitter) */
-  random?: () => number
   /** @default Date.now */
   now?: () => number
 }
@@ -81,6 +90,14 @@ export interface LinkInit {
   backoffMax?: number
   /** Close relayed connections to a peer once a direct link to it is open. @default true */
   closeRelayed?: boolean
+  /** Direct links open at once. @default 16 */
+  maxLinks?: number
+  /** A link idle this long closes (ms). @default 60000 */
+  idleMs?: number
+  /** Direct links this peer may create in its life. @default Infinity (browsers: 450) */
+  budget?: number
+  /** Protocols whose open streams make a link busy (never closed as idle). @default job and model */
+  workProtocols?: string[]
 }
 
 export class DirectLinks implements Startable, LinkDialer {
@@ -90,8 +107,10 @@ export class DirectLinks implements Startable, LinkDialer {
   private readonly backoffMax: number
   private readonly closeRelayed: boolean
   private readonly dialing = new Map<string, Promise<Connection>>()
-  private readonly failures = new Map<string, { attempts: number, nextAt: number }>()
   private readonly closeTimers = new Set<ReturnType<typeof setTimeout>>()
+  private readonly pool: LinkPool
+  private readonly workProtocols: Set<string>
+  private sweepTimer?: ReturnType<typeof setInterval>
   private started = false
 
   constructor (components: LinkComponents, init: LinkInit = {}) {
@@ -100,6 +119,8 @@ export class DirectLinks implements Startable, LinkDialer {
     this.backoffInitial = init.backoffInitial ?? DEFAULT_LINK_BACKOFF_INITIAL_MS
     this.backoffMax = init.backoffMax ?? DEFAULT_LINK_BACKOFF_MAX_MS
     this.closeRelayed = init.closeRelayed ?? true
+    this.pool = new LinkPool({ now: components.now }, { maxLinks: init.maxLinks, idleMs: init.idleMs, budget: init.budget })
+    this.workProtocols = new Set(init.workProtocols ?? [JOB_PROTOCOL, MODEL_PROTOCOL])
   }
 
   isStarted (): boolean { return this.started }
@@ -107,6 +128,9 @@ export class DirectLinks implements Startable, LinkDialer {
   start (): void {
     if (this.started) return
     this.components.node.addEventListener('connection:open', this.onOpen)
+    this.components.node.addEventListener('connection:close', this.onClose)
+    for (const c of this.components.node.getConnections()) if (isDirect(c)) this.pool.opened(c.remotePeer.toString())
+    this.sweepTimer = setInterval(() => { this.sweep() }, Math.max(1_000, Math.floor(this.pool.idleMs / 6)))
     this.started = true
   }
 
@@ -114,50 +138,83 @@ export class DirectLinks implements Startable, LinkDialer {
     if (!this.started) return
     this.started = false
     this.components.node.removeEventListener('connection:open', this.onOpen)
+    this.components.node.removeEventListener('connection:close', this.onClose)
+    clearInterval(this.sweepTimer)
     for (const t of this.closeTimers) clearTimeout(t)
     this.closeTimers.clear()
-    this.failures.clear()
   }
 
   /** The open direct link to `peerId`, if any. */
   find (peerId: string): Connection | undefined {
-    return this.components.node.getConnections(peerIdFromString(peerId)).find(isDirect)
-  }
-
-  /**
-   * Seen on discovery: dials when this side is the lower id, the peer listed a
-   * WebRTC address, no link or dial exists and its backoff has passed.
-   */
-  discovered (peerId: string, addrs: string[]): void {
-    if (!this.started) return
-    const self = this.components.node.peerId.toString()
-    if (!(self < peerId) || !addrs.some(a => a.includes('/webrtc'))) return
-    if (this.dialing.has(peerId) || this.find(peerId) != null) return
-    const failure = this.failures.get(peerId)
-    const now = (this.components.now ?? Date.now)()
-    if (failure != null && now < failure.nextAt) return
-    this.ensureDirect(peerId).then(() => {
-      this.failures.delete(peerId)
-    }, (err: Error) => {
-      const attempts = (failure?.attempts ?? 0) + 1
-      const delay = Math.min(this.backoffMax, this.backoffInitial * 2 ** (attempts - 1)) * (0.5 + 0.5 * (this.components.random ?? Math.random)())
-      this.failures.set(peerId, { attempts, nextAt: (this.components.now ?? Date.now)() + delay })
-      log('direct dial to %s failed (attempt %d, next in %d ms): %s', peerId, attempts, Math.round(delay), err.message)
-    })
+    return this.components.node.getConnections().find(c => isDirect(c) && c.remotePeer.toString() === peerId)
   }
 
   /** Returns a direct WebRTC connection to `peerId`, dialling one through a relay's signalling if needed. */
   async ensureDirect (peerId: string, options: AbortOptions = {}): Promise<Connection> {
     if (!this.started) throw new NotStartedError('network is not started')
     const existing = this.find(peerId)
-    if (existing != null) return existing
+    if (existing != null) { this.pool.touch(peerId); return existing }
     let pending = this.dialing.get(peerId)
     if (pending == null) {
+      if (this.pool.budgetLeft() - this.dialing.size <= 0) throw new LinkBudgetError(`this peer created ${this.pool.created} direct links, its lifetime budget (${this.pool.budget}); reload to start a fresh one`)
+      const victim = this.pool.makeRoom(peerId, this.busy)
+      if (victim === null) throw new LinkLimitError(`all ${this.pool.maxLinks} direct links carry work: no room for a link to ${peerId}`)
+      if (victim !== undefined) this.closeLink(victim, 'making room for a new link')
       pending = this.dial(peerId, withTimeout(options.signal, this.dialTimeout)).finally(() => { this.dialing.delete(peerId) })
       this.dialing.set(peerId, pending)
     }
     // a caller joining someone else's dial still gets to give up on its own signal
     return await raceSignal(pending, options.signal, `dialling ${peerId}`)
+  }
+
+  /** Links open, created in this peer's life, and budget left. */
+  stats (): LinkPoolStats {
+    return this.pool.stats()
+  }
+
+  /** Links this peer may still create. */
+  budgetLeft (): number { return this.pool.budgetLeft() }
+
+  /** How long a requester should wait before its next pool rotation (slower as the budget is spent). */
+  rotationDelay (base: number): number { return this.pool.rotationDelay(base) }
+
+  /**
+   * This peer no longer needs the link to `peerId` (it left the requester's
+   * pool): closed now unless it carries work, so a rotation does not push a
+   * current member's link out through `makeRoom` instead.
+   */
+  release (peerId: string): void {
+    if (this.find(peerId) != null && !this.busy(peerId)) this.closeLink(peerId, 'no longer in the replica pool')
+  }
+
+  /** The link to `peerId` carried work now (keeps it from closing as idle). */
+  touch (peerId: string): void { this.pool.touch(peerId) }
+
+  /** A job or model stream is open on the link to `peerId`. */
+  private readonly busy = (peerId: string): boolean => {
+    const c = this.find(peerId)
+    return c != null && c.streams.some(s => s.protocol != null && this.workProtocols.has(s.protocol))
+  }
+
+  /** Closes idle links and links over the bound; busy links count as used now. */
+  private sweep (): void {
+    if (!this.started) return
+    for (const c of this.components.node.getConnections()) {
+      if (!isDirect(c)) continue
+      const id = c.remotePeer.toString()
+      this.pool.opened(id)
+      if (this.busy(id)) this.pool.touch(id)
+    }
+    for (const id of this.pool.toClose(this.busy)) this.closeLink(id, 'idle or over the link bound')
+  }
+
+  private closeLink (peerId: string, why: string): void {
+    this.pool.closed(peerId)
+    for (const c of this.components.node.getConnections()) {
+      if (!isDirect(c) || c.remotePeer.toString() !== peerId) continue
+      log('closing the link to %s: %s', peerId, why)
+      c.close({ signal: AbortSignal.timeout(5_000) }).catch((err: unknown) => { c.abort(asError(err)) })
+    }
   }
 
   /** Closes a link that failed, so the next ensureDirect dials a fresh one. */
@@ -214,10 +271,19 @@ export class DirectLinks implements Startable, LinkDialer {
     })
   }
 
+  private readonly onClose = (evt: CustomEvent<Connection>): void => {
+    const id = evt.detail.remotePeer.toString()
+    if (this.find(id) == null) this.pool.closed(id)
+  }
+
   private readonly onOpen = (evt: CustomEvent<Connection>): void => {
     const conn = evt.detail
-    if (!this.closeRelayed || !isDirect(conn)) return
-    this.failures.delete(conn.remotePeer.toString())
+    if (!isDirect(conn)) return
+    const id = conn.remotePeer.toString()
+    this.pool.opened(id)
+    // a crowd dialling us must not push us past the bound: the least recently used idle links go
+    if (this.pool.size > this.pool.maxLinks) for (const victim of this.pool.toClose(this.busy)) this.closeLink(victim, 'over the link bound')
+    if (!this.closeRelayed) return
     const timer = setTimeout(() => {
       this.closeTimers.delete(timer)
       if (!this.started || conn.status !== 'open') return

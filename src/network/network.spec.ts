@@ -1,8 +1,8 @@
 /**
  * Two Node peers and a relay on loopback: jobs and models cross a direct
  * WebRTC link, malformed requests get typed errors without hurting the peer,
- * the relayed connection is closed once the link is up, paused peers are not
- * offered as contributors, and when the relay goes away and comes back the
+ * the relayed connection is closed once the link is up, contributors are
+ * found by their signed leases on the relay (paused ones are not), and when the relay goes away and comes back the
  * link keeps working and the peers take a new reservation.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
@@ -40,11 +40,11 @@ function job (requester: string): JobRequest {
 
 beforeAll(async () => {
   relayKey = await generateIdentity()
-  relay = await startRelay({ port: 0, privateKey: relayKey, discoveryInterval: 1000 })
+  relay = await startRelay({ port: 0, privateKey: relayKey })
   const addr = relay.multiaddrs[0]
   // `relay` (one string) is still accepted next to `relays`
-  a = new Network({ privateKey: await generateIdentity(), relays: [addr], discoveryInterval: 1000, relayBackoffInitial: 200, relayBackoffMax: 1000 })
-  b = new Network({ privateKey: await generateIdentity(), relay: addr, discoveryInterval: 1000, model: { uploadProgressBytes: MODEL_CHUNK_BYTES } })
+  a = new Network({ privateKey: await generateIdentity(), relays: [addr], relayBackoffInitial: 200, relayBackoffMax: 1000 })
+  b = new Network({ privateKey: await generateIdentity(), relay: addr, model: { uploadProgressBytes: MODEL_CHUNK_BYTES } })
   b.serveModels(async (sha) => (sha === sha256Hex(model) ? model : undefined))
   b.onJob(async (req) => ({ type: 'error', jobId: req.jobId, error: { name: 'JobRejectedError', message: 'test peer takes no jobs' } }))
   b.addEventListener('model:upload', (evt) => { uploads.push(evt.detail) })
@@ -106,17 +106,29 @@ describe('network over a real relay', () => {
     expect(await a.requestJob(b.peerId, job(a.peerId))).toMatchObject({ type: 'error', error: { name: 'JobRejectedError' } })
   }, 60_000)
 
-  it('offers an announcer as a contributor only while it is not paused', async () => {
-    const isContributor = (): boolean => a.getContributors().some(p => p.peerId === b.peerId)
-    await b.announce({ ...capabilities, paused: true })
-    await expect.poll(() => a.getPeers().find(p => p.peerId === b.peerId)?.announcement?.paused, { timeout: 10_000 }).toBe(true)
-    expect(isContributor()).toBe(false)
+  it('a contributor leases itself to the relay; a requester samples it from there, and not while it is paused', async () => {
+    const sampled = async (): Promise<boolean> => {
+      await a.waitForContributors()
+      return a.getContributors().some(p => p.peerId === b.peerId)
+    }
+    expect(b.leaseState().held).toBe(false)
     await b.announce(capabilities)
-    await expect.poll(isContributor, { timeout: 10_000 }).toBe(true)
+    expect(b.leaseState()).toMatchObject({ held: true, relays: [relay.peerId] })
+    // the relay holds what b signed, and a checked it: nobody else could have made it
+    expect(relay.book.get(b.peerId)).toMatchObject({ peerId: b.peerId, paused: false, runtime: 'ort-node' })
+    await expect.poll(sampled, { timeout: 10_000 }).toBe(true)
     expect(a.getContributors().find(p => p.peerId === b.peerId)?.announcement).toMatchObject({ paused: false, runtime: 'ort-node' })
-  }, 30_000)
+    expect(a.sampleStats()).toMatchObject({ got: 1, small: false, skewed: false })
+    // a pause is leased at once, and the requester's pool drops b at its next sample
+    await b.announce({ ...capabilities, paused: true })
+    expect(relay.book.get(b.peerId)?.paused).toBe(true)
+    await expect.poll(sampled, { timeout: 10_000 }).toBe(false)
+    await b.announce(capabilities)
+    await expect.poll(sampled, { timeout: 10_000 }).toBe(true)
+  }, 40_000)
 
   it('keeps the direct link while the relay is down, then reconnects and takes a new reservation', async () => {
+    await a.ensureDirect(b.peerId)
     const port = Number(relay.multiaddrs[0].split('/tcp/')[1].split('/')[0])
     await relay.stop()
     await expect.poll(() => a.reachable(), { timeout: 10_000 }).toBe(false)
@@ -126,11 +138,14 @@ describe('network over a real relay', () => {
     // jobs still cross the direct link: it never went through the relay
     expect(await a.requestJob(b.peerId, job(a.peerId))).toMatchObject({ type: 'error', error: { name: 'JobRejectedError' } })
 
-    relay = await startRelay({ port, privateKey: relayKey, discoveryInterval: 1000 })
+    relay = await startRelay({ port, privateKey: relayKey })
     await expect.poll(() => a.reachable() && b.reachable(), { timeout: 20_000 }).toBe(true)
     expect(a.relayStatus()[0]).toMatchObject({ connected: true, reserved: true })
     await expect.poll(() => relayChanges.at(-1)?.reachable, { timeout: 5_000 }).toBe(true)
     expect(relay.stats().reservations).toBe(2)
+    // the new relay process knew nothing: b leases itself again as soon as it is back
+    await expect.poll(() => relay.book.get(b.peerId) != null, { timeout: 10_000 }).toBe(true)
+    expect(b.leaseState().held).toBe(true)
   }, 40_000)
 
   it('refuses a relay address without a peer id, by name', async () => {

@@ -1,13 +1,18 @@
 /**
  * The Crosscheck network, one facade over services that each own one concern
- * (js-libp2p style: components in, idempotent start/stop):
+ * (js-libp2p style: components in, idempotent start/stop). What one peer pays
+ * does not grow with the size of the network:
  *
- * - `RelayManager` (relays.ts): dials every relay, redials with backoff, tells
- *   whether a reservation is held (`reachable()`);
- * - `DirectLinks` (links.ts): one direct WebRTC link per peer, signalled
- *   through a relay; closes the relayed connection once the link is up;
- * - `PeerDirectory` (directory.ts): who is out there, every entry expiring;
- * - `Gossip` (gossip.ts): announcement and observation topics;
+ * - `RelayManager` (relays.ts): joins this peer's home relays (2, by
+ *   rendezvous hash of its id), redials with backoff, fails over to the next
+ *   relay in its order, tells whether a reservation is held;
+ * - `LeaseKeeper` (leases.ts): a contributor's signed lease, put on each home
+ *   relay, renewed every 45 s or at once when it changes;
+ * - `ReplicaPool` (replica-pool.ts): a requester's sample of the live crowd
+ *   (16), asked of its relays on demand and rotated slowly;
+ * - `DirectLinks` (links.ts): WebRTC links on demand, at most 16, closed
+ *   after 60 s idle, a lifetime budget in browsers;
+ * - `Gossip` (gossip.ts): observations and retractions only;
  * - `JobProtocol`, `ModelProtocol` (protocols/): request/response over direct
  *   links only; the relay never carries jobs or models.
  *
@@ -16,10 +21,10 @@
  * const network = new Network({ privateKey, relays: ['/ip4/127.0.0.1/tcp/9090/ws/p2p/12D3…'] })
  * network.onJob(async (req, { from, signal }) => await worker.run(req, { signal }))
  * network.serveModels(async (sha256) => await store.getModelBytes(sha256))
- * network.addEventListener('network:relay', (evt) => render(evt.detail))
  * await network.start({ signal })       // resolves once a relay reservation is held
  * await network.announce({ models, numericClass, backend, threads, jobsDone, runtime: 'ort-web', paused: false })
- * const res = await network.requestJob(peerId, req, { signal })
+ * await network.waitForContributors({ signal }) // asks the relays for a sample
+ * const res = await network.requestJob(network.getContributors()[0].peerId, req, { signal })
  * await network.stop()
  * ```
  */
@@ -27,18 +32,24 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter, start as startAll, stop as stopAll } from '@libp2p/interface'
-import type { Connection, PeerInfo, PrivateKey } from '@libp2p/interface'
+import type { Connection, PrivateKey } from '@libp2p/interface'
 import { NotStartedError } from '../errors.js'
 import type { AbortOptions } from '../abort.js'
+import { createLogger } from '../logger.js'
 import { createPeerLibp2p } from './libp2p.js'
 import type { PeerLibp2p } from './libp2p.js'
 import type { Announcement, JobRequest, JobResponse, ObservationMessage } from './codec.js'
-import { DEFAULT_ANNOUNCEMENT_TTL_MS, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_DISCOVERY_INTERVAL_MS } from './constants.js'
-import { PeerDirectory } from './directory.js'
-import type { DirectoryEntry } from './directory.js'
+import { DEFAULT_DIAL_TIMEOUT_MS } from './constants.js'
 import { Gossip } from './gossip.js'
 import type { ObservationEvent } from './gossip.js'
 import { DirectLinks, isDirect } from './links.js'
+import type { LinkInit } from './links.js'
+import type { LinkPoolStats } from './link-pool.js'
+import { LeaseKeeper, Sampler } from './leases.js'
+import type { LeaseInit, LeaseState, SampleStats } from './leases.js'
+import { ReplicaPool } from './replica-pool.js'
+import type { ReplicaPoolInit } from './replica-pool.js'
+import type { Lease } from './lease.js'
 import { RelayManager, parseRelays } from './relays.js'
 import type { RelayChange, RelayStatus } from './relays.js'
 import { jobProtocol } from './protocols/job/index.js'
@@ -50,11 +61,15 @@ export type { JobContext, JobHandler, JobRequestOptions } from './protocols/job/
 export type { ModelFetchOptions, ModelFetchProgress, ModelProvider, ModelUploadProgress } from './protocols/model/index.js'
 export type { RelayChange, RelayStatus } from './relays.js'
 export type { ObservationEvent } from './gossip.js'
+export type { LeaseState, SampleStats } from './leases.js'
+export type { LinkPoolStats } from './link-pool.js'
+
+const log = createLogger('network')
 
 export interface NetworkInit {
   /** libp2p identity (persisted by the caller). */
   privateKey: PrivateKey
-  /** Relay multiaddrs, each including `/p2p/<relay id>`; all are dialled. */
+  /** Relay multiaddrs, each including `/p2p/<relay id>`. */
   relays?: string | string[]
   /** @deprecated a single relay: use `relays`. */
   relay?: string
@@ -63,20 +78,20 @@ export interface NetworkInit {
    * @default true when every relay address is loopback or private
    */
   allowLocal?: boolean
-  /** Pubsub peer discovery interval (ms). @default 5000 */
-  discoveryInterval?: number
+  /** Relays joined at once (home relays, by rendezvous hash). @default 2 */
+  relayFanout?: number
   /** One direct dial, and joining the relays at start (ms). @default 20000 */
   dialTimeout?: number
-  /**
-   * How long an announcement counts, and how long a peer nothing was heard
-   * from stays in the directory (ms). Keep it at ~3 announce intervals.
-   * @default 15000
-   */
-  announcementTtl?: number
   /** First wait before redialling a dropped relay (ms). @default 1000 */
   relayBackoffInitial?: number
   /** Longest wait between relay redials (ms). @default 30000 */
   relayBackoffMax?: number
+  /** Lease renewal and lifetime. */
+  lease?: LeaseInit
+  /** The requester's replica pool (size, rotation, refresh). */
+  pool?: ReplicaPoolInit
+  /** Direct link bound, idle close and lifetime budget. */
+  links?: Pick<LinkInit, 'maxLinks' | 'idleMs' | 'budget'>
   /** Job protocol options (timeouts, stream limits). */
   job?: JobProtocolInit
   /** Model protocol options (timeouts, size limit, upload progress step). */
@@ -90,9 +105,9 @@ export interface PeerState {
   /** True when only a relayed (limited) connection is open. */
   relayed: boolean
   remoteAddrs: string[]
-  /** The peer's current announcement (dropped once older than the announcement TTL). */
+  /** The peer's current lease, as its capabilities (pool members only). */
   announcement?: Announcement
-  /** Local time of the last announcement, discovery or connection event. */
+  /** Local time this peer was last sampled or linked. */
   lastSeen: number
 }
 
@@ -106,17 +121,19 @@ export interface ConnectionInfo {
   streams: number
 }
 
-/** What `announce()` takes: the announcement less what the network fills in. */
+/** What `announce()` takes: the lease less what the network fills in. */
 export type AnnounceInit = Omit<Announcement, 'peerId' | 'at' | 'paused'> & {
   /** @default false */
   paused?: boolean
+  /** Jobs this peer takes at once. @default 4 */
+  slots?: number
 }
 
 export interface NetworkEvents {
-  /** The peer list changed (joined, linked, announced, expired, left). */
+  /** The pool or the links changed. */
   'network:peers': CustomEvent<PeerState[]>
-  /** Another peer announced itself (its own signed announcement). */
-  'network:announcement': CustomEvent<Announcement>
+  /** The lease was accepted by a relay, or lost. */
+  'network:lease': CustomEvent<LeaseState>
   /** A relay connected, dropped, or a reservation came or went. */
   'network:relay': CustomEvent<RelayChange>
   /** A reputation observation another peer shared (shape-checked; its signature and evidence are not yet). */
@@ -131,10 +148,11 @@ interface Parts {
   node: PeerLibp2p
   relays: RelayManager
   links: DirectLinks
+  leases: LeaseKeeper
+  sampler: Sampler
   gossip: Gossip
   jobs: JobProtocol
   models: ModelProtocol
-  sweep: ReturnType<typeof setInterval>
   detach: () => void
 }
 
@@ -147,14 +165,20 @@ function relayList (init: NetworkInit): string[] {
   return init.relay != null ? [...relays, init.relay] : relays
 }
 
+/** Browsers have a lifetime RTCPeerConnection limit; Node (node-datachannel) has none. */
+function defaultLinkBudget (): number {
+  return typeof (globalThis as { document?: unknown }).document !== 'undefined' || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined' ? 450 : Infinity
+}
+
 export class Network extends TypedEventEmitter<NetworkEvents> {
   private readonly init: NetworkInit
   private readonly relayAddrs: string[]
   private readonly relayIds: Set<string>
   private readonly allowLocal: boolean
-  private readonly directory: PeerDirectory
   private parts?: Parts
+  private pool?: ReplicaPool
   private starting?: Promise<void>
+  private refreshing?: Promise<void>
   private jobHandler?: JobHandler
   private modelProvider?: ModelProvider
 
@@ -165,7 +189,6 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     // validates every address now rather than at start
     this.relayIds = new Set(parseRelays(this.relayAddrs).map(r => r.peerId))
     this.allowLocal = init.allowLocal ?? this.relayAddrs.every(isLocalAddr)
-    this.directory = new PeerDirectory({}, { ttl: init.announcementTtl ?? DEFAULT_ANNOUNCEMENT_TTL_MS })
   }
 
   get peerId (): string {
@@ -180,9 +203,9 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   }
 
   /**
-   * Starts libp2p and the services, then joins the relays. Resolves once a
-   * relay reservation is held; throws (TimeoutError, or the dial error when
-   * every relay refused) and stops again otherwise.
+   * Starts libp2p and the services, then joins the home relays. Resolves
+   * once a relay reservation is held; throws (TimeoutError, or the dial error
+   * when every relay refused) and stops again otherwise.
    */
   async start (options: AbortOptions = {}): Promise<void> {
     if (this.parts != null) return
@@ -193,85 +216,67 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   private async doStart (options: AbortOptions): Promise<void> {
     const dialTimeout = this.init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT_MS
+    const fanout = Math.min(this.relayAddrs.length, this.init.relayFanout ?? 2)
     const node = await createPeerLibp2p({
       privateKey: this.init.privateKey,
       allowLocal: this.allowLocal,
-      discoveryInterval: this.init.discoveryInterval ?? DEFAULT_DISCOVERY_INTERVAL_MS,
-      relayCount: this.relayAddrs.length,
+      relayCount: fanout,
       // the transport only logs a refused reservation: the relay manager must hear of it
       onReservationFailed: (failure) => { this.parts?.relays.reservationFailed(failure) }
     })
-    const relays = new RelayManager({ node }, {
+    const self = node.peerId.toString()
+    const relays = new RelayManager({ node, self }, {
       relays: this.relayAddrs,
+      fanout,
       dialTimeout,
       backoffInitial: this.init.relayBackoffInitial,
       backoffMax: this.init.relayBackoffMax
     })
-    const links = new DirectLinks({ node, routes: (peerId) => this.routes(peerId) }, { dialTimeout })
-    const gossip = new Gossip({ pubsub: node.services.pubsub, peerId: node.peerId.toString() })
+    const links = new DirectLinks({ node, routes: (peerId) => this.routes(peerId) }, { dialTimeout, budget: defaultLinkBudget(), ...this.init.links })
+    const relayConnections = (): Connection[] => relays.status().filter(s => s.connected).flatMap(s => node.getConnections().filter(c => c.status === 'open' && c.limits == null && s.addr.endsWith(`/p2p/${c.remotePeer.toString()}`)))
+    const leases = new LeaseKeeper({ privateKey: this.init.privateKey, peerId: self, connections: relayConnections, addrs: () => node.getMultiaddrs().map(String).filter(a => a.includes('/p2p-circuit/webrtc')), budgetLeft: () => links.budgetLeft() }, this.init.lease)
+    const sampler = new Sampler({ peerId: self, connections: relayConnections })
+    this.pool = new ReplicaPool({ rng: Math.random, now: Date.now, rotationDelay: (b) => links.rotationDelay(b), budgetLeft: () => links.budgetLeft() }, this.init.pool)
+    const gossip = new Gossip({ pubsub: node.services.pubsub, peerId: self })
     const jobs = jobProtocol(this.init.job)({ registrar: node, links })
     const models = modelProtocol(this.init.model)({ registrar: node, links })
     if (this.jobHandler != null) jobs.onJob(this.jobHandler)
     if (this.modelProvider != null) models.serve(this.modelProvider)
 
-    const onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
-      const peerId = evt.detail.id.toString()
-      if (this.relayIds.has(peerId) || peerId === node.peerId.toString()) return
-      const addrs = evt.detail.multiaddrs.map(String)
-      this.directory.discovered(peerId, addrs)
-      links.discovered(peerId, addrs)
-      this.emitPeers()
-    }
     const onConnection = (evt: CustomEvent<Connection>): void => {
-      const peerId = evt.detail.remotePeer.toString()
-      if (this.relayIds.has(peerId)) return
-      this.directory.seen(peerId)
-      // a peer we no longer reach at all is not offered jobs until it announces again
-      if (evt.type === 'connection:close' && !this.isConnected(peerId)) this.directory.departed(peerId)
-      this.emitPeers()
-    }
-    const onAnnouncement = (evt: CustomEvent<Announcement>): void => {
-      this.directory.announced(evt.detail)
-      // libp2p fires peer:discovery only for peers new to its peer store, so a
-      // peer that came back (a reloaded page, a dropped link) would never be
-      // dialled again: its announcements, every few seconds, re-trigger the
-      // lower-id side's dial (with the links' own backoff)
-      if (links.find(evt.detail.peerId) == null) links.discovered(evt.detail.peerId, this.routes(evt.detail.peerId).map(String))
-      this.safeDispatchEvent('network:announcement', { detail: evt.detail })
-      this.emitPeers()
+      if (this.relayIds.has(evt.detail.remotePeer.toString())) return
+      if (isDirect(evt.detail) || evt.type === 'connection:close') this.emitPeers()
     }
     const onObservation = (evt: CustomEvent<ObservationEvent>): void => { this.safeDispatchEvent('network:observation', { detail: evt.detail }) }
     const onRetraction = (evt: CustomEvent<{ from: string, record: string }>): void => { this.safeDispatchEvent('network:retraction', { detail: evt.detail }) }
     const onUpload = (evt: CustomEvent<ModelUploadProgress>): void => { this.safeDispatchEvent('model:upload', { detail: evt.detail }) }
-    const onRelay = (evt: CustomEvent<RelayChange>): void => { this.safeDispatchEvent('network:relay', { detail: evt.detail }) }
+    const onRelay = (evt: CustomEvent<RelayChange>): void => {
+      leases.relaysChanged()
+      this.safeDispatchEvent('network:relay', { detail: evt.detail })
+    }
+    const onLease = (evt: CustomEvent<LeaseState>): void => { this.safeDispatchEvent('network:lease', { detail: evt.detail }) }
     // every subscription in one list, so attaching and detaching cannot drift apart
     const subscriptions: Array<[EventTarget, string, (evt: CustomEvent<any>) => void]> = [
-      [node, 'peer:discovery', onDiscovery],
       [node, 'connection:open', onConnection],
       [node, 'connection:close', onConnection],
-      [gossip, 'network:announcement', onAnnouncement],
       [gossip, 'network:observation', onObservation],
       [gossip, 'network:retraction', onRetraction],
       [models, 'model:upload', onUpload],
-      [relays, 'network:relay', onRelay]
+      [relays, 'network:relay', onRelay],
+      [leases, 'network:lease', onLease]
     ]
     for (const [target, type, handler] of subscriptions) target.addEventListener(type, handler as EventListener)
     const detach = (): void => {
       for (const [target, type, handler] of subscriptions) target.removeEventListener(type, handler as EventListener)
     }
 
-    // expired entries leave the directory even when no event arrives to notice
-    const sweepMs = Math.max(1_000, Math.floor(this.directory.ttl / 3))
-    const sweep = setInterval(() => {
-      const { removed, lapsed } = this.directory.prune(this.isConnected)
-      if (removed.length > 0 || lapsed.length > 0) this.emitPeers()
-    }, sweepMs)
-    this.parts = { node, relays, links, gossip, jobs, models, sweep, detach }
+    this.parts = { node, relays, links, leases, sampler, gossip, jobs, models, detach }
     try {
       await startAll(jobs, models, links)
       await node.start()
       gossip.start()
       await relays.start(options)
+      leases.start()
     } catch (err) {
       await this.stop()
       throw err
@@ -282,11 +287,12 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     const parts = this.parts
     if (parts == null) return
     this.parts = undefined
-    clearInterval(parts.sweep)
     parts.detach()
+    // takes the lease back at once (best effort): requesters stop drawing this peer now, not at its expiry
+    await parts.leases.leave().catch(() => {})
     parts.relays.stop()
-    await stopAll(parts.links, parts.jobs, parts.models, parts.gossip)
-    this.directory.clear()
+    await stopAll(parts.leases, parts.links, parts.jobs, parts.models, parts.gossip)
+    this.pool?.clear()
     await parts.node.stop()
   }
 
@@ -305,46 +311,90 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     return this.parts?.relays.reachable() ?? false
   }
 
-  /** Publishes this peer's capabilities on the announce topic (failures are logged, not thrown). */
-  async announce (a: AnnounceInit): Promise<void> {
-    const parts = this.requireParts()
-    await parts.gossip.announce({ ...a, paused: a.paused ?? false, peerId: parts.node.peerId.toString(), at: Date.now() })
+  /** This peer's lease: whether a relay holds it now, so requesters can sample this peer. */
+  leaseState (): LeaseState {
+    return this.parts?.leases.state() ?? { held: false, relays: [], seq: 0 }
   }
 
-  /** Shares a reputation observation; false when it is over the size limit or was not sent. */
+  /**
+   * Sets this peer's capabilities as a contributor: the lease is signed and
+   * put on its home relays at once when something requesters care about
+   * changed (and renewed every 45 s otherwise). Resolves when the relays
+   * answered (failures are logged and retried at the next renewal).
+   */
+  async announce (a: AnnounceInit): Promise<void> {
+    const parts = this.requireParts()
+    await parts.leases.set({ ...a, paused: a.paused ?? false, peerId: parts.node.peerId.toString(), at: Date.now(), slots: a.slots ?? 4 })
+  }
+
   /** Shares a signed retraction record; false when it was not sent. */
   async publishRetraction (record: string): Promise<boolean> {
     return await this.requireParts().gossip.publishRetraction(record)
   }
 
+  /** Shares a reputation observation; false when it is over the size limit or was not sent. */
   async publishObservation (message: ObservationMessage): Promise<boolean> {
     return await this.requireParts().gossip.publishObservation(message)
   }
 
-  /** Peers in the directory (announced, discovered or connected, not expired), with their link state. Excludes relays. */
+  /** Peers this peer knows now: its replica pool and its direct links. Excludes relays. */
   getPeers (): PeerState[] {
     const parts = this.parts
     if (parts == null) return []
     const self = parts.node.peerId.toString()
-    // a connection opened before its event was seen still counts as contact
-    for (const c of parts.node.getConnections()) {
-      const id = c.remotePeer.toString()
-      if (!this.relayIds.has(id) && this.directory.get(id, this.isConnected) == null) this.directory.seen(id)
-    }
-    return this.directory.entries(this.isConnected).filter(e => e.peerId !== self && !this.relayIds.has(e.peerId)).map(e => this.toState(e))
+    const ids = new Set([...(this.pool?.ids() ?? []), ...parts.node.getConnections().filter(isDirect).map(c => c.remotePeer.toString())])
+    return [...ids].filter(id => id !== self && !this.relayIds.has(id)).map(id => this.toState(id, this.pool?.get(id)))
   }
 
   /**
-   * Peers that may take jobs: a current (unexpired) announcement, not paused.
-   * Peers with an open direct link come first, then the freshest announcements.
+   * Contributors a requester may draw replicas from: its replica pool, a
+   * random sample of the live crowd (leases checked, not paused, free slots).
+   * Asks the relays for a fresh sample in the background when the pool is
+   * stale; `waitForContributors` waits for one.
    */
   getContributors (): PeerState[] {
-    const parts = this.parts
-    if (parts == null) return []
-    const self = parts.node.peerId.toString()
-    return this.directory.contributors((id) => parts.links.find(id) != null, this.isConnected)
-      .filter(e => e.peerId !== self && !this.relayIds.has(e.peerId))
-      .map(e => this.toState(e))
+    const pool = this.pool
+    if (this.parts == null || pool == null) return []
+    if (pool.stale()) void this.refreshPool().catch(() => {})
+    return pool.members().map(l => this.toState(l.peerId, l))
+  }
+
+  /**
+   * Before a draw: when the pool is stale (under-full, or sampled over 10 s
+   * ago) and was not sampled in the last `minIntervalMs`, asks the relays
+   * now, so a job draws from who is there (not paused, not gone). A relay
+   * answers within its timeout; a failed sample leaves the pool as it was.
+   */
+  async refreshIfStale (options: AbortOptions & { minIntervalMs?: number } = {}): Promise<void> {
+    const pool = this.pool
+    if (pool == null || !pool.stale() || Date.now() - pool.lastSampled < (options.minIntervalMs ?? 500)) return
+    await this.refreshPool(options)
+  }
+
+  /** Asks the relays for a fresh sample now; resolves once they answered (or failed). */
+  async waitForContributors (options: AbortOptions = {}): Promise<void> {
+    const before = this.pool?.ids().join() ?? ''
+    await this.refreshPool(options)
+    // nothing new: do not let a caller's loop spin on the relays
+    if ((this.pool?.ids().join() ?? '') === before) await sleep(1_000, options.signal)
+  }
+
+  /** Peers holding `sha256` (their lease lists it), asked of the relays: at most `count`, random. */
+  async findHolders (sha256: string, options: AbortOptions & { count?: number } = {}): Promise<string[]> {
+    const parts = this.requireParts()
+    const { leases } = await parts.sampler.sample({ count: options.count ?? 8, model: sha256, exclude: [], renew: [] }, options)
+    return leases.map(l => l.peerId)
+  }
+
+  /** The last sample: asked, got, per-relay totals, and whether it looked too small or skewed. */
+  sampleStats (): SampleStats | undefined {
+    return this.parts?.sampler.lastStats()
+  }
+
+  /** Direct links: open, created in this peer's life, budget left, and the pool's rotations. */
+  linkStats (): LinkPoolStats & { poolSize: number, rotations: number } {
+    const s = this.parts?.links.stats() ?? { links: 0, created: 0, budgetLeft: Infinity, maxLinks: this.init.links?.maxLinks ?? 16 }
+    return { ...s, poolSize: this.pool?.ids().length ?? 0, rotations: this.pool?.rotated ?? 0 }
   }
 
   /** Open connections, for diagnostics and tests. */
@@ -378,21 +428,55 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   /**
    * Sends a job to a peer over a direct link and waits for its response
-   * (resent once over a fresh link if the old one fails before the request is out).
+   * (resent once over a fresh link if the old one fails before the request is
+   * out). A peer that cannot be linked leaves the replica pool.
    */
   async requestJob (peerId: string, req: JobRequest, options: JobRequestOptions = {}): Promise<JobResponse> {
-    return await this.requireParts().jobs.request(peerId, req, options)
+    const parts = this.requireParts()
+    try {
+      return await parts.jobs.request(peerId, req, options)
+    } catch (err) {
+      if (parts.links.find(peerId) == null && options.signal?.aborted !== true) {
+        this.pool?.remove(peerId)
+        this.emitPeers()
+      }
+      throw err
+    } finally {
+      parts.links.touch(peerId)
+    }
   }
 
   /** Fetches model bytes from a peer in chunks, checking size and sha256. */
   async fetchModel (peerId: string, sha256: string, options: ModelFetchOptions = {}): Promise<Uint8Array> {
-    return await this.requireParts().models.fetch(peerId, sha256, options)
+    const parts = this.requireParts()
+    try {
+      return await parts.models.fetch(peerId, sha256, options)
+    } finally {
+      parts.links.touch(peerId)
+    }
+  }
+
+  /** One sample round for the pool (concurrent callers share it). */
+  private async refreshPool (options: AbortOptions = {}): Promise<void> {
+    const parts = this.parts
+    const pool = this.pool
+    if (parts == null || pool == null) return
+    this.refreshing ??= (async () => {
+      const asked = pool.ids()
+      const { leases, renewed } = await parts.sampler.sample({ count: pool.size, exclude: asked, renew: asked }, options)
+      const change = pool.offer(leases, { renewed, asked })
+      for (const id of change.removed) parts.links.release(id)
+      if (change.added.length > 0 || change.removed.length > 0) this.emitPeers()
+    })().catch((err: Error) => {
+      log('sampling the relays failed: %s', err.message)
+    }).finally(() => { this.refreshing = undefined })
+    await this.refreshing
   }
 
   /**
-   * Where to dial `peerId` over WebRTC, best first: the circuit addresses it
-   * was discovered on through relays connected now, then one through each
-   * connected relay, then through the others.
+   * Where to dial `peerId` over WebRTC, best first: the circuit addresses its
+   * lease lists through relays connected now, then through each connected
+   * relay, then the others.
    */
   private routes (peerId: string): Multiaddr[] {
     const parts = this.requireParts()
@@ -400,35 +484,33 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     const status = parts.relays.status()
     const connected = new Set(status.filter(s => s.connected).map(s => s.addr))
     const relayOf = (addr: string): string | undefined => status.find(s => addr.startsWith(`${s.addr}/p2p-circuit`))?.addr
-    const discovered = (this.directory.get(peerId, this.isConnected)?.multiaddrs ?? [])
+    const leased = (this.pool?.get(peerId)?.addrs ?? [])
       .filter(a => a.includes('/p2p-circuit/webrtc'))
       .map(a => (a.endsWith(suffix) ? a : `${a}${suffix}`))
-    const viaRelay = status.map(s => `${s.addr}/p2p-circuit/webrtc${suffix}`)
+    const viaRelay = status.filter(s => s.connected).map(s => `${s.addr}/p2p-circuit/webrtc${suffix}`)
     const ordered = [
-      ...discovered.filter(a => connected.has(relayOf(a) ?? '')),
-      ...viaRelay.filter(a => connected.has(relayOf(a) ?? '')),
-      ...discovered,
-      ...viaRelay
+      ...leased.filter(a => connected.has(relayOf(a) ?? '')),
+      ...viaRelay,
+      ...leased
     ]
     return [...new Set(ordered)].map(a => multiaddr(a))
   }
 
-  private readonly isConnected = (peerId: string): boolean => {
-    const node = this.parts?.node
-    if (node == null) return false
-    return node.getConnections(peerIdFromString(peerId)).some(c => c.status === 'open')
-  }
-
-  private toState (e: DirectoryEntry): PeerState {
-    const conns = this.parts?.node.getConnections(peerIdFromString(e.peerId)) ?? []
+  private toState (peerId: string, lease: Lease | undefined): PeerState {
+    const conns = this.parts?.node.getConnections(peerIdFromString(peerId)) ?? []
     const direct = conns.some(isDirect)
+    let announcement: Announcement | undefined
+    if (lease != null) {
+      const { peerId: id, models, numericClass, backend, threads, jobsDone, at, paused, runtime, identityNonce } = lease
+      announcement = { peerId: id, models, numericClass, backend, threads, jobsDone, at, paused, ...(runtime != null ? { runtime } : {}), ...(identityNonce != null ? { identityNonce } : {}) }
+    }
     return {
-      peerId: e.peerId,
+      peerId,
       direct,
       relayed: !direct && conns.some(c => c.status === 'open'),
       remoteAddrs: conns.map(c => c.remoteAddr.toString()),
-      ...(e.announcement != null ? { announcement: e.announcement } : {}),
-      lastSeen: e.lastSeen
+      ...(announcement != null ? { announcement } : {}),
+      lastSeen: Date.now()
     }
   }
 
@@ -441,4 +523,12 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     if (this.parts == null) throw new NotStartedError('network is not started')
     return this.parts
   }
+}
+
+async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }

@@ -25,13 +25,13 @@ async function someId (): Promise<string> {
 }
 
 async function peer (relays: string[], dialTimeout = 10_000): Promise<Network> {
-  const n = new Network({ privateKey: await generateIdentity(), relays, dialTimeout, discoveryInterval: 1000, relayBackoffInitial: 200, relayBackoffMax: 1000 })
+  const n = new Network({ privateKey: await generateIdentity(), relays, dialTimeout, relayBackoffInitial: 200, relayBackoffMax: 1000 })
   cleanup.push(async () => { await n.stop() })
   return n
 }
 
 async function relay (init: Parameters<typeof startRelay>[0] = {}): Promise<Relay> {
-  const r = await startRelay({ port: 0, discoveryInterval: 1000, ...init })
+  const r = await startRelay({ port: 0, ...init })
   cleanup.push(async () => { await r.stop() })
   return r
 }

@@ -25,6 +25,8 @@ import { createLogger } from '../logger.js'
 import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_RELAY_BACKOFF_INITIAL_MS, DEFAULT_RELAY_BACKOFF_MAX_MS } from './constants.js'
 import { withTimeout, wrapAbort } from './signals.js'
 import { describeDialFailure } from './diagnose.js'
+import { sha256Hex } from '../tensor/index.js'
+import { DEFAULT_RELAY_FANOUT } from './constants.js'
 import type { ReservationFailure } from './libp2p.js'
 
 const log = createLogger('network:relays')
@@ -70,6 +72,8 @@ export interface RelayNode {
 
 export interface RelayManagerComponents {
   node: RelayNode
+  /** This peer's id: its home relays are the first `fanout` by rendezvous hash of (id, relay id). */
+  self?: string
   /** @default Math.random (backoff jitter) */
   random?: () => number
 }
@@ -83,6 +87,23 @@ export interface RelayManagerInit {
   backoffInitial?: number
   /** Longest wait between redials (ms). @default 30000 */
   backoffMax?: number
+  /**
+   * Relays joined at once: this peer's home relays, the first by rendezvous
+   * hash of its id, so peers spread evenly over the relays and adding relays
+   * adds capacity. A joined relay whose redial fails gives way to the next
+   * one in this peer's order. @default 2
+   */
+  fanout?: number
+}
+
+/**
+ * Rendezvous (highest random weight) order of relays for one peer: every
+ * peer ranks the relays differently but stably, so load spreads evenly and
+ * only the peers of a relay that goes away move.
+ */
+export function homeOrder<T extends { peerId: string }> (self: string, relays: readonly T[]): T[] {
+  const score = (r: T): string => sha256Hex(new TextEncoder().encode(`${self}|${r.peerId}`))
+  return [...relays].map(r => [score(r), r] as const).sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0)).map(([, r]) => r)
 }
 
 interface RelayState {
@@ -132,6 +153,11 @@ export function parseRelays (relays: string[]): Array<{ addr: Multiaddr, text: s
 export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implements Startable {
   private readonly components: RelayManagerComponents
   private readonly relays: RelayState[]
+  /** The same relays in this peer's home order (rendezvous hash of its id). */
+  private readonly order: RelayState[]
+  /** The relays joined now (at most `fanout`), in this peer's home order; the rest are spares. */
+  private readonly active = new Set<RelayState>()
+  private readonly fanout: number
   private readonly dialTimeout: number
   private readonly backoffInitial: number
   private readonly backoffMax: number
@@ -147,12 +173,19 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     super()
     this.components = components
     this.relays = parseRelays(init.relays).map(r => ({ ...r, attempts: 0 }))
+    this.order = homeOrder(components.self ?? '', this.relays)
+    this.fanout = Math.max(1, init.fanout ?? DEFAULT_RELAY_FANOUT)
     this.dialTimeout = init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT_MS
     this.backoffInitial = init.backoffInitial ?? DEFAULT_RELAY_BACKOFF_INITIAL_MS
     this.backoffMax = init.backoffMax ?? DEFAULT_RELAY_BACKOFF_MAX_MS
   }
 
   isStarted (): boolean { return this.started }
+
+  /** The relays joined now, home first. */
+  joined (): string[] {
+    return this.order.filter(r => this.active.has(r)).map(r => r.text)
+  }
 
   /** Relay peer ids (kept out of the peer directory). */
   get peerIds (): Set<string> {
@@ -172,6 +205,8 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     if (this.started) return
     this.started = true
     this.stopping = new AbortController()
+    this.active.clear()
+    for (const r of this.order.slice(0, this.fanout)) this.active.add(r)
     const node = this.components.node
     node.addEventListener('connection:open', this.onConnectionChange)
     node.addEventListener('connection:close', this.onConnectionChange)
@@ -199,12 +234,16 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
         node.addEventListener('self:peer:update', check)
         this.addEventListener('network:relay', check)
         signal.addEventListener('abort', onAbort, { once: true })
-        for (const r of this.relays) {
+        const join = (r: RelayState): void => {
           this.connect(r, signal).catch((err: Error) => {
             // a dial cut short by the overall timeout or a stop is onAbort's to report
-            if (!signal.aborted) this.onRelayFailed?.(r, err)
+            if (signal.aborted) return
+            this.onRelayFailed?.(r, err)
+            const spare = this.failover(r)
+            if (spare != null) join(spare)
           })
         }
+        for (const r of this.active) join(r)
         check()
       })
     } finally {
@@ -303,15 +342,37 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     return await r.dialing
   }
 
+  /**
+   * Gives a failing joined relay's place to the next spare in home order;
+   * returns the spare, or undefined when none is left (the failing relay then
+   * stays joined and keeps being redialled).
+   */
+  private failover (r: RelayState): RelayState | undefined {
+    if (!this.started || !this.active.has(r)) return undefined
+    const spare = this.order.find(s => !this.active.has(s) && !this.isConnected(s) && s.refused == null && s.attempts === 0)
+    if (spare == null) return undefined
+    log('relay %s is down: joining %s instead', r.text, spare.text)
+    this.active.delete(r)
+    // it may come back: ready to be a spare again after its backoff
+    if (r.timer != null) clearTimeout(r.timer)
+    r.timer = setTimeout(() => { r.timer = undefined; r.attempts = 0 }, Math.min(this.backoffMax, this.backoffInitial * 2 ** r.attempts))
+    this.active.add(spare)
+    return spare
+  }
+
   private scheduleReconnect (r: RelayState): void {
-    if (!this.started || r.timer != null) return
+    if (!this.started || r.timer != null || !this.active.has(r)) return
     const delay = Math.min(this.backoffMax, this.backoffInitial * 2 ** r.attempts) * (0.5 + 0.5 * (this.components.random ?? Math.random)())
     r.attempts++
     log('redialling relay %s in %d ms (attempt %d)', r.text, Math.round(delay), r.attempts)
     r.timer = setTimeout(() => {
       r.timer = undefined
-      if (!this.started || this.isConnected(r)) return
-      this.connect(r).catch(() => { /* scheduled again by connect */ })
+      if (!this.started || this.isConnected(r) || !this.active.has(r)) return
+      this.connect(r).catch(() => {
+        // still down: a spare relay takes its place (this one is retried while spares last)
+        const spare = this.failover(r)
+        if (spare != null) this.connect(spare).catch(() => {})
+      })
     }, delay)
   }
 

@@ -22,7 +22,7 @@ let relay: Relay
 let requester: CrosscheckNode
 
 beforeAll(async () => {
-  relay = await startRelay({ port: 0, discoveryInterval: 1000 })
+  relay = await startRelay({ port: 0 })
   requester = await startRequester([relay.multiaddrs[0]])
 }, 60_000)
 

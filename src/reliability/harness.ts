@@ -169,8 +169,6 @@ export async function submitJobs (node: CrosscheckNode, count: number, options: 
 }
 
 export interface NodeOptions {
-  /** @default 1000 ms (tests want quick discovery; the product default is 5000) */
-  discoveryInterval?: number
   /** @default 1000 ms */
   announceInterval?: number
   /** Node init overrides. */
@@ -185,7 +183,6 @@ export async function startNodes (relays: string[], n: number, options: NodeOpti
     surface: 'cli',
     catalog,
     contribute: { startPaused: false },
-    discoveryInterval: options.discoveryInterval ?? 1000,
     announceInterval: options.announceInterval ?? 1000,
     ...options.init
   }))
@@ -201,16 +198,15 @@ export async function startRequester (relays: string[], options: NodeOptions = {
     catalog: new LocalCatalog(),
     contribute: false,
     requester: { canaryRate: 0 },
-    discoveryInterval: options.discoveryInterval ?? 1000,
     ...options.init
   })
   await node.start()
   return node
 }
 
-/** Contributors `node` may send jobs to now (current announcement, not paused). */
-export function contributorsOf (node: CrosscheckNode): string[] {
-  return node.stats().peers.filter(p => p.announcement != null && !p.announcement.paused).map(p => p.peerId)
+/** Contributors `node` may send jobs to now: a fresh sample from its relays (its replica pool). */
+export async function contributorsOf (node: CrosscheckNode): Promise<string[]> {
+  return await node.findContributors()
 }
 
 /** Open connections and streams of some nodes, summed. */

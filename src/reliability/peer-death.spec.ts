@@ -20,7 +20,7 @@ const processes: WorkerProcess[] = []
 let requester: CrosscheckNode
 
 beforeAll(async () => {
-  relay = await startRelay({ port: 0, discoveryInterval: 1000 })
+  relay = await startRelay({ port: 0 })
   relays = [relay.multiaddrs[0]]
   requester = await startRequester(relays)
 }, 60_000)
@@ -53,7 +53,7 @@ describe('a contributor dies mid-job', () => {
     const slow = await spawnWorker(relays, { fault: 'slow' })
     processes.push(slow)
     const first = new Set([...honest.map(n => n.peerId), slow.peerId])
-    await until('the requester sees the three contributors', () => contributorsOf(requester).filter(id => first.has(id)).length === 3, 90_000, 100, () => `slow ${slow.peerId.slice(-6)}; ${peerSummary(requester)}`)
+    await until('the requester sees the three contributors', async () => (await contributorsOf(requester)).filter(id => first.has(id)).length === 3, 90_000, 100, () => `slow ${slow.peerId.slice(-6)}; ${peerSummary(requester)}`)
 
     let killed: Promise<void> | undefined
     const outcome = await runJob({ replicas: 3, quorum: 3, timeout: 60_000 }, (peerId) => {
@@ -62,7 +62,7 @@ describe('a contributor dies mid-job', () => {
       killed = (async () => {
         const [spare] = await startNodes(relays, 1)
         nodes.push(spare)
-        await until('the spare contributor is known', () => contributorsOf(requester).includes(spare.peerId), 30_000)
+        await until('the spare contributor is known', async () => (await contributorsOf(requester)).includes(spare.peerId), 30_000)
         await slow.kill('SIGKILL')
       })()
     })
@@ -81,8 +81,8 @@ describe('a contributor dies mid-job', () => {
     await Promise.all(nodes.filter(n => n !== keep).map(async n => { await n.stop() }))
     const slow = await spawnWorker(relays, { fault: 'slow' })
     processes.push(slow)
-    await until('the requester sees exactly the two contributors', () => {
-      const c = contributorsOf(requester)
+    await until('the requester sees exactly the two contributors', async () => {
+      const c = await contributorsOf(requester)
       return c.length === 2 && c.includes(keep.peerId) && c.includes(slow.peerId)
     }, 60_000, 100, () => `keep ${keep.peerId.slice(-6)}, slow ${slow.peerId.slice(-6)}; ${peerSummary(requester)}`)
 

@@ -378,6 +378,8 @@ const hooks = {
   stop,
   stats: (): NodeStats | undefined => node?.stats(),
   connections: () => node?.connections() ?? [],
+  /** Asks the relays for a fresh sample and returns the replica pool (what a job would draw from). */
+  contributors: async (): Promise<string[]> => await node?.findContributors() ?? [],
   requestModel: async (id: string, inputsJson: unknown, opts: RequestOptions) => {
     const r = await requestModel(id, tensorsFromJSON(inputsJson), opts)
     return { jobId: r.jobId, output: tensorsToJSON(r.outputs), outputHash: r.outputHash, agreeing: r.agreeing, dissenting: r.dissenting, dispatched: r.dispatched, flagged: r.flagged, sole: r.sole, receiptText: r.receipt }

@@ -7,7 +7,7 @@ const settings = { relay: '/ip4/127.0.0.1/tcp/1/ws/p2p/12D3KooW', contribute: tr
 function node (patch: Partial<NodeView>): NodeView {
   return {
     state: 'running', peerId: '12D3KooWme', surface: 'extension', relays: [{ addr: settings.relay, connected: true }], reachable: true,
-    peers: [], linked: 0, contributing: true, paused: [], cpuShare: 1, jobsDone: 0, models: [], modelDownloads: 0, ...patch
+    peers: [], linked: 0, lease: { held: true, relays: ['12D3KooWRelay'], seq: 1 }, links: { links: 0, created: 0, budgetLeft: 450, maxLinks: 16, poolSize: 0, rotations: 0 }, contributing: true, paused: [], cpuShare: 1, jobsDone: 0, models: [], modelDownloads: 0, ...patch
   }
 }
 

@@ -12,6 +12,8 @@ function stats (over: Partial<NodeStats> = {}): NodeStats {
     reachable: true,
     peers: [{ peerId: '12D3KooWOther', direct: true, relayed: false, lastSeen: 1 } as NodeStats['peers'][number]],
     linked: 1,
+    lease: { held: true, relays: ['12D3KooWRelay'], seq: 1 },
+    links: { links: 1, created: 1, budgetLeft: 449, maxLinks: 16, poolSize: 1, rotations: 0 },
     runtime: { runtime: 'ort-web', backend: 'wasm', threads: 2, numericClass: 'ort-web/wasm/t2/chromium', crossOriginIsolated: true },
     contributing: true,
     paused: [],
