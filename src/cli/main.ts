@@ -14,6 +14,7 @@ Commands:
   start     Run the local network: relay + contributor web app (vite preview of dist/)
               --host 127.0.0.1  --relay-port 9090  --web-port 8080
   relay     Run a relay alone            --host 127.0.0.1 --port 9090
+              [--peer <relay multiaddr>]... other relays to form the lease backbone with
   submit    Request verified inference as a Node peer
               --relay <multiaddr> (repeat or comma-separate for several relays)
               --model <file.onnx | sha256 | catalog id>
@@ -72,10 +73,11 @@ function int (v: string | undefined, name: string, def: number): number {
 }
 
 async function cmdRelay (args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '9090' } } })
+  const { values } = parseArgs({ args, options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '9090' }, peer: { type: 'string', multiple: true } } })
   const { startRelay } = await import('../network/relay.js')
-  const relay = await startRelay({ host: values.host, port: int(values.port, 'port', 9090) })
-  process.stdout.write(`relay ${relay.peerId}\n${relay.multiaddrs.map(a => `  ${a}`).join('\n')}\n`)
+  const peers = relaysOf(values.peer)
+  const relay = await startRelay({ host: values.host, port: int(values.port, 'port', 9090), peers })
+  process.stdout.write(`relay ${relay.peerId}\n${relay.multiaddrs.map(a => `  ${a}`).join('\n')}\n${peers.length > 0 ? `backbone: ${peers.join(', ')}\n` : ''}`)
   await waitForSignal()
   await relay.stop()
   return 0
