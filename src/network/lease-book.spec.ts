@@ -7,6 +7,7 @@
 import { describe, it, expect } from 'vitest'
 import { LeaseBook } from './lease-book.js'
 import type { Lease } from './lease.js'
+import { createRng } from '../consensus/select.js'
 
 const A = 'a'.repeat(64)
 const B = 'b'.repeat(64)
@@ -33,17 +34,6 @@ function lease (peerId: string, patch: Partial<Lease> = {}): Lease {
   }
 }
 
-/** Seeded PRNG (mulberry32): the same draws on every run. */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function counting (rng: () => number): { rng: () => number, calls: () => number } {
   let n = 0
@@ -73,15 +63,15 @@ describe('LeaseBook put / drop', () => {
   it('re-indexes a renewed lease by its new models', () => {
     const book = bookOf([lease('p', { models: [A] })])
     book.put(lease('p', { seq: 2, models: [B] }), R1)
-    expect(book.sample({ count: 4, model: A }, mulberry32(1))).toEqual({ leases: [], total: 0 })
-    expect(ids(book.sample({ count: 4, model: B }, mulberry32(1)).leases)).toEqual(['p'])
+    expect(book.sample({ count: 4, model: A }, createRng(1))).toEqual({ leases: [], total: 0 })
+    expect(ids(book.sample({ count: 4, model: B }, createRng(1)).leases)).toEqual(['p'])
   })
 
   it('counts a lease once per model even when it lists a model twice', () => {
     const book = bookOf([lease('p', { models: [A, A] })])
-    expect(book.sample({ count: 4, model: A }, mulberry32(1))).toMatchObject({ total: 1 })
+    expect(book.sample({ count: 4, model: A }, createRng(1))).toMatchObject({ total: 1 })
     expect(book.drop('p')).toBe(true)
-    expect(book.sample({ count: 4, model: A }, mulberry32(1))).toEqual({ leases: [], total: 0 })
+    expect(book.sample({ count: 4, model: A }, createRng(1))).toEqual({ leases: [], total: 0 })
   })
 
   it('drops with the wrong origin do nothing; with the right one or none they drop', () => {
@@ -113,7 +103,7 @@ describe('LeaseBook put / drop', () => {
     expect(book.size).toBe(2)
     expect(book.countFrom(R1)).toBe(0)
     expect(book.heldBy(R2).map(l => l.peerId).sort()).toEqual(['b1', 'b2'])
-    expect(ids(book.sample({ count: 10 }, mulberry32(1)).leases)).toEqual(['b1', 'b2'])
+    expect(ids(book.sample({ count: 10 }, createRng(1)).leases)).toEqual(['b1', 'b2'])
   })
 
   it("refuses a new peer's lease when full, but still renews held ones", () => {
@@ -141,7 +131,7 @@ describe('LeaseBook expiry', () => {
     expect(book.get('p')).toBeUndefined()
     expect(book.heldBy(R1).map(l => l.peerId)).toEqual(['q'])
     expect(book.countFrom(R1)).toBe(1)
-    expect(ids(book.sample({ count: 10 }, mulberry32(1)).leases)).toEqual(['q'])
+    expect(ids(book.sample({ count: 10 }, createRng(1)).leases)).toEqual(['q'])
     expect(book.prune()).toEqual(['p'])
     expect(book.size).toBe(1)
   })
@@ -161,7 +151,7 @@ describe('LeaseBook expiry', () => {
 describe('LeaseBook sample', () => {
   it('draws no peer twice', () => {
     const book = bookOf(Array.from({ length: 30 }, (_, i) => lease(`p${i}`)))
-    const rng = mulberry32(7)
+    const rng = createRng(7)
     for (let k = 0; k < 200; k++) {
       const { leases } = book.sample({ count: 10 }, rng)
       expect(leases).toHaveLength(10)
@@ -171,7 +161,7 @@ describe('LeaseBook sample', () => {
 
   it('leaves out paused, full (slots 0) and excluded peers', () => {
     const book = bookOf([lease('ok1'), lease('ok2'), lease('paused', { paused: true }), lease('full', { slots: 0 }), lease('me')])
-    const rng = mulberry32(3)
+    const rng = createRng(3)
     for (let k = 0; k < 50; k++) {
       const { leases, total } = book.sample({ count: 5, exclude: new Set(['me']) }, rng)
       expect(ids(leases)).toEqual(['ok1', 'ok2'])
@@ -186,7 +176,7 @@ describe('LeaseBook sample', () => {
       lease('ab-c1', { models: [A, B], numericClass: 'c1' }),
       lease('b-c2', { models: [B], numericClass: 'c2' })
     ])
-    const rng = mulberry32(5)
+    const rng = createRng(5)
     expect(ids(book.sample({ count: 10, numericClass: 'c1' }, rng).leases)).toEqual(['a-c1', 'ab-c1'])
     expect(book.sample({ count: 10, model: B }, rng)).toMatchObject({ total: 2 })
     expect(ids(book.sample({ count: 10, model: B }, rng).leases)).toEqual(['ab-c1', 'b-c2'])
@@ -198,18 +188,18 @@ describe('LeaseBook sample', () => {
     const leases = Array.from({ length: 40 }, (_, i) => lease(`p${i}`, { paused: i % 3 === 0 }))
     const book = bookOf(leases)
     const eligible = leases.filter(l => !l.paused).map(l => l.peerId).sort()
-    const rng = mulberry32(11)
+    const rng = createRng(11)
     for (let k = 0; k < 20; k++) expect(ids(book.sample({ count: 100 }, rng).leases)).toEqual(eligible)
   })
 
   it('returns nothing for count 0', () => {
-    expect(bookOf([lease('p')]).sample({ count: 0 }, mulberry32(1)).leases).toEqual([])
+    expect(bookOf([lease('p')]).sample({ count: 0 }, createRng(1)).leases).toEqual([])
   })
 
   it('draws each of 40 leases equally often (within 15%) over 20,000 samples of 4', () => {
     const book = bookOf(Array.from({ length: 40 }, (_, i) => lease(`p${i}`)))
     const freq = new Map<string, number>()
-    const rng = mulberry32(42)
+    const rng = createRng(42)
     for (let k = 0; k < 20_000; k++) for (const l of book.sample({ count: 4 }, rng).leases) freq.set(l.peerId, (freq.get(l.peerId) ?? 0) + 1)
     const expected = 20_000 * 4 / 40
     expect(freq.size).toBe(40)
@@ -223,7 +213,7 @@ describe('LeaseBook sample', () => {
     // 8 of 400 eligible: the random draws mostly find too few, and the scan finishes the sample
     const book = bookOf(Array.from({ length: 400 }, (_, i) => lease(`p${i}`, { paused: i % 50 !== 0 })))
     const freq = new Map<string, number>()
-    const rng = mulberry32(43)
+    const rng = createRng(43)
     for (let k = 0; k < 20_000; k++) {
       const { leases } = book.sample({ count: 4 }, rng)
       expect(leases).toHaveLength(4)
@@ -239,21 +229,21 @@ describe('LeaseBook sample', () => {
 
   it('costs O(count) random draws, not O(size): 16 of 100,000 leases', () => {
     const book = bookOf(Array.from({ length: 100_000 }, (_, i) => lease(`p${i}`)))
-    const { rng, calls } = counting(mulberry32(9))
+    const { rng, calls } = counting(createRng(9))
     const { leases, total } = book.sample({ count: 16 }, rng)
     expect(leases).toHaveLength(16)
     expect(new Set(leases.map(l => l.peerId)).size).toBe(16)
     expect(total).toBe(100_000)
     expect(calls()).toBeLessThan(1000)
     // and for a model's index too
-    const byModel = counting(mulberry32(10))
+    const byModel = counting(createRng(10))
     expect(book.sample({ count: 16, model: A }, byModel.rng).leases).toHaveLength(16)
     expect(byModel.calls()).toBeLessThan(1000)
   })
 
   it('stays bounded when a filter rejects almost all of a large book (it may return fewer)', () => {
     const book = bookOf(Array.from({ length: 100_000 }, (_, i) => lease(`p${i}`, { numericClass: i < 10 ? 'rare' : 'c1' })))
-    const { rng, calls } = counting(mulberry32(12))
+    const { rng, calls } = counting(createRng(12))
     const { leases } = book.sample({ count: 16, numericClass: 'rare' }, rng)
     expect(leases.every(l => l.numericClass === 'rare')).toBe(true)
     expect(calls()).toBeLessThan(1000)

@@ -13,18 +13,8 @@ import type { ReplicaPoolComponents, ReplicaPoolInit } from './replica-pool.js'
 import { LinkPool } from './link-pool.js'
 import { LeaseBook } from './lease-book.js'
 import type { Lease } from './lease.js'
+import { createRng } from '../consensus/select.js'
 
-/** Seeded PRNG (mulberry32): the same draws on every run. */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function lease (peerId: string, patch: Partial<Lease> = {}): Lease {
   return {
@@ -49,7 +39,7 @@ const leases = (from: number, n: number): Lease[] => Array.from({ length: n }, (
 
 function setup (init: ReplicaPoolInit = {}, components: Partial<ReplicaPoolComponents> = {}): { pool: ReplicaPool, at: (ms: number) => void } {
   let t = 1_000_000
-  const pool = new ReplicaPool({ rng: mulberry32(1), now: () => t, ...components }, { size: 4, rotateEvery: 15_000, refreshMs: 10_000, ...init })
+  const pool = new ReplicaPool({ rng: createRng(1), now: () => t, ...components }, { size: 4, rotateEvery: 15_000, refreshMs: 10_000, ...init })
   return { pool, at: (ms) => { t = 1_000_000 + ms } }
 }
 
@@ -258,7 +248,7 @@ interface CrowdRun {
  */
 function runCrowd (o: { seed: number, jobs: number, jobsPerSecond: number, crowd: number, churn: number, replicas?: number }): CrowdRun {
   const replicas = o.replicas ?? 3
-  const rng = mulberry32(o.seed)
+  const rng = createRng(o.seed)
   let t = 0
   const now = (): number => t
   const book = new LeaseBook({ now })

@@ -159,7 +159,9 @@ function makeNode (relays: string[]): CrosscheckNode {
     relays,
     surface: 'page',
     preferredBackend: (params.get('backend') as 'auto' | 'webgpu' | 'wasm' | null) ?? 'auto',
-    contribute: { startPaused: true, pauseOnPressure: params.get('pauseOnPressure') !== '0', pauseWhenHidden: params.get('pauseWhenHidden') !== '0' }
+    contribute: { startPaused: true, pauseOnPressure: params.get('pauseOnPressure') !== '0', pauseWhenHidden: params.get('pauseWhenHidden') !== '0' },
+    // ?maxLinks=N lowers the direct-link bound (default 16), e.g. to watch the pool cycle links in a small crowd
+    ...(Number(params.get('maxLinks')) >= 1 ? { network: { links: { maxLinks: Number(params.get('maxLinks')) } } } : {})
   })
   n.addEventListener('node:state', (evt) => { render(evt.detail) })
   n.addEventListener('job:served', () => { void renderHistory(); renderCharts() })

@@ -16,23 +16,13 @@ import { LeaseBook } from '../../lease-book.js'
 import { openLease, signLease } from '../../lease.js'
 import type { Lease, LeaseBody, SignedLease } from '../../lease.js'
 import { identityFromSeed, peerIdOf } from '../../keys.js'
+import { createRng } from '../../../consensus/select.js'
 
 const NOW = 1_700_000_000_000
 const RELAY = '12D3KooWRelaySelf'
 const keys = await Promise.all([1, 2, 3, 4].map(async n => await identityFromSeed(new Uint8Array(32).fill(n))))
 const [alice, bob, carol, dave] = keys.map(peerIdOf)
 
-/** Seeded PRNG (mulberry32). */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 async function leaseOf (key: PrivateKey, patch: Partial<LeaseBody> = {}): Promise<SignedLease> {
   return await signLease(key, { peerId: peerIdOf(key), models: ['a'.repeat(64)], numericClass: 'c1', backend: 'cpu', threads: 1, jobsDone: 0, at: NOW, paused: false, seq: 1, ttl: 90_000, slots: 4, addrs: [], ...patch })
@@ -58,7 +48,7 @@ async function relay (init: { maxLeases?: number } = {}): Promise<Relay> {
   } as unknown as DirectoryServerComponents['registrar']
   const book = new LeaseBook({ now: () => NOW }, { maxLeases: init.maxLeases })
   const changes: Array<[string, Lease | undefined]> = []
-  const server = new DirectoryServer({ registrar, book, self: RELAY, random: mulberry32(1), now: () => NOW, changed: (id, l) => { changes.push([id, l]) } })
+  const server = new DirectoryServer({ registrar, book, self: RELAY, random: createRng(1), now: () => NOW, changed: (id, l) => { changes.push([id, l]) } })
   await server.start()
   const connFrom = (peerId: string): Connection => {
     const remotePeer = peerIdFromString(peerId)
