@@ -154,13 +154,15 @@ async function main (): Promise<number> {
   const stopping: Array<Promise<void>> = []
   let churnCounts = { arrivals: 0, departures: 0, midJobStops: 0, startFailures: 0 }
   let startErrors: string[] = []
+  let pausedAt = Date.now()
+  let churning = false
   const expLifetime = (): number => -Math.log(1 - Math.random()) * lifetimeMs
 
   const spawn = async (churn: boolean): Promise<void> => {
     const startedAt = Date.now()
     try {
       const [node] = await startNodes(relayAddrs, 1, { announceInterval: DEFAULT_LEASE_RENEW_MS, init })
-      const p: Peer = { node, startedAt, diesAt: Date.now() + expLifetime(), jobsDone: 0, lastJobSeenAt: 0, stopping: false }
+      const p: Peer = { node, startedAt, diesAt: (churning ? Date.now() : pausedAt) + expLifetime(), jobsDone: 0, lastJobSeenAt: 0, stopping: false }
       live.push(p)
       if (churn) churnCounts.arrivals++
       ;(p as Peer & { churn?: boolean }).churn = churn
@@ -257,7 +259,11 @@ async function main (): Promise<number> {
     const queries: number[] = []
     const sampleSizes: number[] = []
     const pop: number[] = []
-    const windowEnd = Date.now() + windowMs
+    // lifetimes run only while churn does: push back the deaths that fell due while it was paused
+    const resumedAt = Date.now()
+    for (const p of live) p.diesAt += resumedAt - pausedAt
+    const windowEnd = resumedAt + windowMs
+    churning = true
     let arrivalDebt = 0
     let nextJob = Date.now()
     let nextQuery = Date.now()
@@ -269,9 +275,9 @@ async function main (): Promise<number> {
       for (; arrivalDebt >= 1; arrivalDebt--) void spawn(true)
       for (const p of [...live]) {
         if (p.diesAt > now) continue
-        // about one departure in ten: a peer that served a job in the last 2 s goes instead (closed mid-job)
+        // every tenth departure: a peer that served a job in the last 2 s goes instead (closed mid-job)
         const serving = live.filter(q => now - q.lastJobSeenAt < 2000 && !q.stopping)
-        if (Math.random() < 0.1 && serving.length > 0) {
+        if ((churnCounts.departures + 1) % 10 === 0 && serving.length > 0) {
           depart(serving[Math.floor(Math.random() * serving.length)], true)
           p.diesAt = now + expLifetime()
         } else depart(p, false)
@@ -290,6 +296,8 @@ async function main (): Promise<number> {
       pop.push(live.length)
       await sleep(100)
     }
+    pausedAt = Date.now()
+    churning = false
     const windowLag = { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 }
     const joinsSnapshot = [...joins]
     const linksSnapshot = { max: linkMax, mean: linkSamples > 0 ? linkSum / linkSamples : 0, req: reqLinkMax }

@@ -360,14 +360,16 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   }
 
   /**
-   * Before a draw: when the pool is stale (under-full, or sampled over 10 s
-   * ago) and was not sampled in the last `minIntervalMs`, asks the relays
-   * now, so a job draws from who is there (not paused, not gone). A relay
-   * answers within its timeout; a failed sample leaves the pool as it was.
+   * Before a draw: brings the pool up to date when it is stale. An under-full
+   * pool (a crowd smaller than the pool) is asked again before every job,
+   * so a peer that paused or left is not drawn; such a crowd is small, and
+   * concurrent jobs share one sample. A full pool is asked again once it is
+   * `refreshMs` (10 s) old: in a large crowd a peer that paused meanwhile
+   * answers PeerPausedError and is replaced. A failed sample leaves the
+   * pool as it was.
    */
-  async refreshIfStale (options: AbortOptions & { minIntervalMs?: number } = {}): Promise<void> {
-    const pool = this.pool
-    if (pool == null || !pool.stale() || Date.now() - pool.lastSampled < (options.minIntervalMs ?? 500)) return
+  async refreshIfStale (options: AbortOptions = {}): Promise<void> {
+    if (this.pool?.stale() !== true) return
     await this.refreshPool(options)
   }
 
