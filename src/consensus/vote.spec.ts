@@ -7,6 +7,7 @@ import { CLASS_WEB, f32, out } from './test-fixtures.js'
 import { signVote, validateSignedVote, validateVoteBody, verifyVote, voteSigningBytes } from './vote.js'
 import type { ExpectedVote, VoteBodyFields } from './vote.js'
 import type { SignatureVerifier, SignedVote, Signer } from './types.js'
+import { rejection } from '../testing/async.js'
 
 const OUTPUT = out(f32([0.25, 0.75]))
 const JOB = '1'.repeat(64)
@@ -23,14 +24,6 @@ function fields (over: Partial<VoteBodyFields> = {}): VoteBodyFields {
 }
 const expected = (over: Partial<ExpectedVote> = {}): ExpectedVote => ({ jobId: JOB, modelHash: MODEL, inputHash: INPUT, output: OUTPUT, expiresAt: EXPIRES, ...over })
 
-async function rejection (p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a rejection')
-}
 
 beforeAll(async () => {
   alice = signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(1)))

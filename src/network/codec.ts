@@ -159,15 +159,18 @@ export function decodeModelHeader (bytes: Uint8Array, maxBytes: number, maxModel
   return { type: 'model', sha256: hash(m, 'sha256'), size: num(m, 'size', 1, maxModelBytes), chunks: num(m, 'chunks', 1, 1 << 20) }
 }
 
-/** An announcement's wire fields: explicit, so nothing else a caller's object carries goes on the wire. */
-function announcementFields (a: Announcement): Record<string, unknown> {
+/**
+ * An announcement's own fields, explicitly: nothing else the object carries
+ * (a lease's seq or signature) goes on the wire or into a peer's state.
+ */
+export function announcementOf (a: Announcement): Announcement {
   // cborg refuses undefined, so an absent runtime is left out of the map
   const { peerId, models, numericClass, backend, threads, jobsDone, at, paused, runtime, identityNonce } = a
   return { peerId, models, numericClass, backend, threads, jobsDone, at, paused, ...(runtime != null ? { runtime } : {}), ...(identityNonce != null ? { identityNonce } : {}) }
 }
 
 export function encodeAnnouncement (a: Announcement): Uint8Array {
-  return encodeMessage(announcementFields(a))
+  return encodeMessage(announcementOf(a))
 }
 
 export function decodeAnnouncement (bytes: Uint8Array, maxBytes: number): Announcement {
@@ -211,7 +214,7 @@ export interface LeaseBody extends Announcement {
 }
 
 export function encodeLeaseBody (l: LeaseBody): Uint8Array {
-  return encodeMessage({ ...announcementFields(l), type: 'lease', seq: l.seq, ttl: l.ttl, slots: l.slots, addrs: l.addrs })
+  return encodeMessage({ ...announcementOf(l), type: 'lease', seq: l.seq, ttl: l.ttl, slots: l.slots, addrs: l.addrs })
 }
 
 export function decodeLeaseBody (bytes: Uint8Array, maxBytes: number): LeaseBody {

@@ -15,8 +15,6 @@ export const RETRACTION_TOPIC = 'crosscheck/retractions/1.0.0'
 /** Largest retraction message accepted or sent (bytes); the record text itself is at most MAX_RECORD_CHARS. */
 export const MAX_RETRACTION_BYTES = 8 * 1024
 
-/** Largest capability announcement. */
-export const MAX_ANNOUNCE_BYTES = 16 * 1024
 /** Largest shared reputation observation (with its evidence). */
 export const MAX_OBSERVATION_BYTES = 512 * 1024
 /** Most model hashes one announcement may list. */

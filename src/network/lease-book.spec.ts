@@ -8,31 +8,13 @@ import { describe, it, expect } from 'vitest'
 import { LeaseBook } from './lease-book.js'
 import type { Lease } from './lease.js'
 import { createRng } from '../consensus/select.js'
+import { testLease as lease } from '../testing/leases.js'
 
 const A = 'a'.repeat(64)
 const B = 'b'.repeat(64)
 const R1 = 'relay-1'
 const R2 = 'relay-2'
 
-/** A lease as the book sees it (it never checks signatures: the directory server did). */
-function lease (peerId: string, patch: Partial<Lease> = {}): Lease {
-  return {
-    peerId,
-    models: [A],
-    numericClass: 'c1',
-    backend: 'cpu',
-    threads: 1,
-    jobsDone: 0,
-    at: 0,
-    paused: false,
-    seq: 1,
-    ttl: 90_000,
-    slots: 4,
-    addrs: [],
-    signed: { body: new Uint8Array(), sig: new Uint8Array() },
-    ...patch
-  }
-}
 
 
 function counting (rng: () => number): { rng: () => number, calls: () => number } {

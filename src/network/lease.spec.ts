@@ -10,6 +10,7 @@ import { leaseChanged, openLease, signLease } from './lease.js'
 import type { LeaseBody, SignedLease } from './lease.js'
 import { decodeLeaseBody } from './codec.js'
 import { LEASE_CLOCK_SKEW_MS, MAX_ANNOUNCED_MODELS, MAX_LEASE_BYTES } from './constants.js'
+import { rejection } from '../testing/async.js'
 
 const seed = (n: number): Uint8Array => new Uint8Array(32).fill(n)
 const key = await identityFromSeed(seed(1))
@@ -52,14 +53,6 @@ function replaceAscii (bytes: Uint8Array, from: string, to: string): Uint8Array 
   throw new Error(`${from} not found in the lease body`)
 }
 
-async function rejection (p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a rejection')
-}
 
 describe('signLease / openLease', () => {
   it('opens with exactly the fields the signer put in, and keeps the signed form', async () => {

@@ -38,6 +38,7 @@ import type { AbortOptions } from '../abort.js'
 import { createLogger } from '../logger.js'
 import { createPeerLibp2p } from './libp2p.js'
 import type { PeerLibp2p } from './libp2p.js'
+import { announcementOf } from './codec.js'
 import type { Announcement, JobRequest, JobResponse, ObservationMessage } from './codec.js'
 import { DEFAULT_DIAL_TIMEOUT_MS } from './constants.js'
 import { Gossip } from './gossip.js'
@@ -501,11 +502,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   private toState (peerId: string, lease: Lease | undefined): PeerState {
     const conns = this.parts?.node.getConnections(peerIdFromString(peerId)) ?? []
     const direct = conns.some(isDirect)
-    let announcement: Announcement | undefined
-    if (lease != null) {
-      const { peerId: id, models, numericClass, backend, threads, jobsDone, at, paused, runtime, identityNonce } = lease
-      announcement = { peerId: id, models, numericClass, backend, threads, jobsDone, at, paused, ...(runtime != null ? { runtime } : {}), ...(identityNonce != null ? { identityNonce } : {}) }
-    }
+    const announcement = lease != null ? announcementOf(lease) : undefined
     return {
       peerId,
       direct,

@@ -226,7 +226,9 @@ export async function startRelay (init: RelayInit = {}): Promise<Relay> {
       const connections = node.getConnections()
       const mem = process.memoryUsage()
       const cpu = process.cpuUsage()
-      const backbone = new Set(connections.map(c => c.remotePeer.toString()).filter(id => backbonePeers.some(p => p.peerId === id) || pubsub.getSubscribers(LEASE_TOPIC).some(s => s.toString() === id)))
+      // subscribers read once: per connection it was O(peers²) on a relay seating thousands
+      const relays = new Set([...backbonePeers.map(p => p.peerId), ...pubsub.getSubscribers(LEASE_TOPIC).map(String)])
+      const backbone = new Set(connections.map(c => c.remotePeer.toString()).filter(id => relays.has(id)))
       return {
         connections: connections.length,
         reservations: node.services.relay.reservations.size,

@@ -14,26 +14,9 @@ import { LinkPool } from './link-pool.js'
 import { LeaseBook } from './lease-book.js'
 import type { Lease } from './lease.js'
 import { createRng } from '../consensus/select.js'
+import { testLease as lease } from '../testing/leases.js'
 
 
-function lease (peerId: string, patch: Partial<Lease> = {}): Lease {
-  return {
-    peerId,
-    models: ['a'.repeat(64)],
-    numericClass: 'c1',
-    backend: 'cpu',
-    threads: 1,
-    jobsDone: 0,
-    at: 0,
-    paused: false,
-    seq: 1,
-    ttl: 90_000,
-    slots: 4,
-    addrs: [],
-    signed: { body: new Uint8Array(), sig: new Uint8Array() },
-    ...patch
-  }
-}
 
 const leases = (from: number, n: number): Lease[] => Array.from({ length: n }, (_, i) => lease(`p${from + i}`))
 

@@ -5,6 +5,7 @@ import { sha256Hex } from '../tensor/index.js'
 import { openStore } from './index.js'
 import type { PendingJobRecord, Store, StoreInit } from './index.js'
 import type { StorageFullError } from '../errors.js'
+import { rejection } from '../testing/async.js'
 
 let n = 0
 const open: Store[] = []
@@ -20,9 +21,6 @@ afterEach(() => {
 
 const modelBytes = (seed = 7, length = 1000): Uint8Array => Uint8Array.from({ length }, (_, i) => (i * seed + seed) & 255)
 
-async function rejection<E extends Error> (p: Promise<unknown>): Promise<E> {
-  return await p.then(() => { throw new Error('expected a rejection') }, (e: E) => e)
-}
 
 /** A clock that ticks once per reading, so every put/get gets a distinct time. */
 function ticking (start = 1): () => number {

@@ -17,6 +17,7 @@ import { openLease, signLease } from '../../lease.js'
 import type { Lease, LeaseBody, SignedLease } from '../../lease.js'
 import { identityFromSeed, peerIdOf } from '../../keys.js'
 import { createRng } from '../../../consensus/select.js'
+import { rejection } from '../../../testing/async.js'
 
 const NOW = 1_700_000_000_000
 const RELAY = '12D3KooWRelaySelf'
@@ -66,14 +67,6 @@ async function relay (init: { maxLeases?: number } = {}): Promise<Relay> {
   return { server, book, changes, handles: () => handles, registered: () => handlers.has(DIRECTORY_PROTOCOL), connFrom }
 }
 
-async function rejection (p: Promise<unknown>): Promise<Error> {
-  try {
-    await p
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a rejection')
-}
 
 async function sampledIds (leases: SignedLease[]): Promise<string[]> {
   return (await Promise.all(leases.map(async l => await openLease(l, { now: NOW })))).map(l => l.peerId).sort()
