@@ -13,14 +13,15 @@
  *  - ocr:        the OCR sample read through verified jobs vs read locally;
  *  - transfer:   peer-to-peer model transfer (a model no catalog lists);
  *  - throughput: jobs/s with 1, 2, 4, 8 browser peers, and with a Node worker;
- *  - mesh:       N pages opened at once until all are directly linked, then an
- *                idle window: CPU per tab and gossip bytes per peer.
+ *  - crowd:      N visitors arriving one every 0.5 s (bench/crowd.ts): join time
+ *                after page load, verified CLI jobs while they stay, links per
+ *                page, then an idle window: CPU and bytes per tab; slopes vs N.
  *
- * Flags (defaults keep a run to about five minutes on 2 cores):
- * --sections runtime,jobs,ocr,transfer,throughput,mesh  --runs 15  --jobs 6
+ * Flags (defaults keep a run to about ten minutes on 2 cores):
+ * --sections runtime,jobs,ocr,transfer,throughput,crowd  --runs 15  --jobs 6
  * --job-models mlp,ocr-det,ocr-rec
  * --ocr 3  --transfer-mb 24  --peers 1,2,4,8  --throughput-ms 3000
- * --mesh 4,8,16  --mesh-timeout-s 30  --idle-s 10 (the issue's 30 s: --idle-s 30)
+ * --crowd 8,16,24  --arrival-ms 500  --crowd-jobs 6  --idle-s 50
  * --out bench/results.json  --svg bench/results.svg  --no-svg. CROSSCHECK_OUT_DIR picks the built app (default dist).
  */
 import '../e2e/fixtures/polyfill.js'
@@ -42,11 +43,13 @@ import { cropImage, detPostprocess, detPreprocess, recPreprocess } from '../src/
 import type { RgbaImage } from '../src/ocr/index.js'
 import type { ServedTiming } from '../src/core/node.js'
 import { chromiumLaunchOptions } from '../e2e/fixtures/chromium.js'
-import { closeAll, cpuDelta, joinAll, mainThreadSeconds, pageUrl, preparePages, processCpu, processList, threadCpu, trafficOf } from './browser.js'
-import type { OpenTimeline, PeerPage } from './browser.js'
-import { STAGES, breakdown, growthExponent, meanStages, summarize } from './stats.js'
+import { cpuDelta, joinAll, mainThreadSeconds, pageUrl, preparePages, processCpu } from './browser.js'
+import type { PeerPage } from './browser.js'
+import { STAGES, breakdown, meanStages, summarize } from './stats.js'
 import type { JobBreakdown, Series, TraceEntry } from './stats.js'
 import { renderChart } from './chart.js'
+import { crowdSection, crowdSlopes } from './crowd.js'
+import type { CrowdResult } from './crowd.js'
 import { goalRows, formatMarkdown, formatTable } from './report.js'
 
 type Json = Record<string, TensorJSON>
@@ -100,13 +103,19 @@ async function withNetwork<T> (outDir: string, fn: (net: LocalNetwork, browser: 
 
 async function openPeers (browser: Browser, net: LocalNetwork, n: number): Promise<PeerPage[]> {
   const pages = await preparePages(browser, n)
-  await joinAll(pages, pageUrl(net.url, net.relay), { mesh: false, timeout: JOIN_TIMEOUT, strict: true })
+  await joinAll(pages, pageUrl(net.url, net.relay), { timeout: JOIN_TIMEOUT, strict: true })
   return pages
 }
 
-/** Waits until `requester` sees exactly `want` contributors (announced and not paused). */
+/** Waits until the relays' sample gives `requester` exactly `want` contributors (leased, not paused). */
 async function waitContributors (requester: PeerPage, want: number): Promise<void> {
-  await requester.page.waitForFunction((n) => (window.crosscheck.stats()?.peers ?? []).filter(p => p.announcement != null && p.announcement.paused !== true).length === n, want, { timeout: 60_000, polling: 100 })
+  const deadline = performance.now() + 60_000
+  for (;;) {
+    const ids = await requester.page.evaluate(async () => await window.crosscheck.contributors())
+    if (ids.length === want) return
+    if (performance.now() > deadline) throw new Error(`the requester sees ${ids.length} contributors, not ${want}, after 60 s`)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
 }
 
 async function takeTraces (pages: PeerPage[]): Promise<Map<string, TraceEntry[]>> {
@@ -329,74 +338,6 @@ async function startNodeWorker (relay: string): Promise<ChildProcess> {
   return child
 }
 
-interface MeshResult { pages: number, timeoutMs: number, allReachableMs: number | null, allLinkedMs: number | null, linkedPages: number, meanLinks: number, unresponsive: number, perPage: OpenTimeline[], idle?: IdleResult }
-interface IdleResult { seconds: number, perTabCores: number, perTabThreads: Record<string, number>, rendererCores: number, browserProcessCores: number, otherCores: Record<string, number>, bytesPerPeerPerSecond: { rtcSent: number, rtcReceived: number, wsSent: number, wsReceived: number, sent: number }, connectionsPerPage: number }
-
-async function meshSection (outDir: string, n: number, idleSeconds: number, timeout: number): Promise<MeshResult> {
-  return await withNetwork(outDir, async (net, browser) => {
-    let t = performance.now()
-    const pages = await preparePages(browser, n)
-    log(`mesh ${n}: ${n} browser contexts ready in ${((performance.now() - t) / 1000).toFixed(1)} s`)
-    const timeline = await joinAll(pages, pageUrl(net.url, net.relay), { mesh: true, timeout })
-    const latest = (xs: Array<number | undefined>): number | null => xs.every(x => x != null) ? Math.max(...xs as number[]) : null
-    const result: MeshResult = {
-      pages: n,
-      timeoutMs: timeout,
-      allReachableMs: latest(timeline.map(t => t.reachable)),
-      allLinkedMs: latest(timeline.map(t => t.linked)),
-      linkedPages: timeline.filter(t => t.linked != null).length,
-      meanLinks: summarize(timeline.map(t => t.links).filter(x => Number.isFinite(x))).mean,
-      unresponsive: timeline.filter(t => !Number.isFinite(t.links)).length,
-      perPage: timeline
-    }
-    const s = (x: number | null): string => x == null ? `not within ${timeout / 1000} s` : `${(x / 1000).toFixed(2)} s`
-    const med = (k: 'loaded' | 'running' | 'reachable' | 'linked'): string => (summarize(timeline.map(t => t[k]).filter((x): x is number => x != null)).median / 1000).toFixed(2)
-    log(`mesh ${n}: median page loaded ${med('loaded')} s, node started ${med('running')} s, reachable ${med('reachable')} s, fully linked ${med('linked')} s`)
-    log(`mesh ${n}: all reachable ${s(result.allReachableMs)}, all directly linked ${s(result.allLinkedMs)} (${result.linkedPages} of ${n} pages fully linked, ${result.meanLinks.toFixed(1)} of ${n - 1} links each on average${result.unresponsive > 0 ? `; ${result.unresponsive} pages did not answer` : ''})`)
-    // a mesh still forming is not idle (its pages are dialling, and starved ones answer no probe): measured only once formed
-    if (idleSeconds > 0 && result.allLinkedMs == null) log(`idle ${n}: not measured, the mesh did not form`)
-    if (idleSeconds > 0 && result.allLinkedMs != null) {
-      const sys = await browser.newBrowserCDPSession()
-      // start-up is over once every page has every other's announcement: a
-      // node announces only after paying its identity puzzle (seconds of CPU)
-      const w0 = performance.now()
-      const announced = await Promise.all(pages.map(async p => await p.page.waitForFunction((want) => (window.crosscheck.stats()?.peers ?? []).filter(q => q.announcement != null).length >= want, n - 1, { timeout: 30_000, polling: 200 }).then(() => true, () => false)))
-      log(`idle ${n}: ${announced.filter(Boolean).length} of ${n} pages hold every announcement after ${((performance.now() - w0) / 1000).toFixed(1)} s`)
-      await new Promise(resolve => setTimeout(resolve, 2000))
-      const t0 = await Promise.all(pages.map(trafficOf))
-      const renderers = (await processList(sys)).filter(p => p.type === 'renderer').map(p => p.id)
-      const th0 = threadCpu(renderers)
-      const c0 = await processCpu(sys)
-      const s0 = performance.now()
-      await new Promise(resolve => setTimeout(resolve, idleSeconds * 1000))
-      const c1 = await processCpu(sys)
-      const th1 = threadCpu(renderers)
-      const seconds = (performance.now() - s0) / 1000
-      const t1 = await Promise.all(pages.map(trafficOf))
-      const cpu = cpuDelta(c0, c1)
-      // pages that did not answer both samples are left out of the per-peer mean
-      const per = (k: 'rtcSent' | 'rtcReceived' | 'wsSent' | 'wsReceived'): number => summarize(t1.map((t, i) => (t[k] - t0[i][k]) / seconds).filter(x => Number.isFinite(x))).mean
-      const { renderer = 0, browser: browserCpu = 0, ...other } = cpu
-      result.idle = {
-        seconds,
-        perTabCores: renderer / n / seconds,
-        rendererCores: renderer / seconds,
-        browserProcessCores: browserCpu / seconds,
-        otherCores: Object.fromEntries(Object.entries(other).map(([k, v]) => [k, v / seconds])),
-        bytesPerPeerPerSecond: { rtcSent: per('rtcSent'), rtcReceived: per('rtcReceived'), wsSent: per('wsSent'), wsReceived: per('wsReceived'), sent: per('rtcSent') + per('wsSent') },
-        connectionsPerPage: summarize(t1.map(t => t.connections).filter(x => Number.isFinite(x))).mean,
-        perTabThreads: Object.fromEntries(Object.entries(cpuDelta(th0, th1)).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / n / seconds]))
-      }
-      log(`idle ${n}: threads per tab ${Object.entries(result.idle.perTabThreads).slice(0, 6).map(([k, v]) => `${k} ${(100 * v).toFixed(2)}%`).join(', ')}`)
-      log(`idle ${n}: ${(100 * result.idle.perTabCores).toFixed(2)}% of a core per tab; ${result.idle.bytesPerPeerPerSecond.sent.toFixed(0)} B/s sent per peer (WebRTC ${result.idle.bytesPerPeerPerSecond.rtcSent.toFixed(0)}, relay WebSocket ${result.idle.bytesPerPeerPerSecond.wsSent.toFixed(0)})`)
-    }
-    t = performance.now()
-    await closeAll(pages)
-    log(`mesh ${n}: pages closed in ${((performance.now() - t) / 1000).toFixed(1)} s`)
-    return result
-  })
-}
-
 // ---- main ----------------------------------------------------------------------
 
 export async function runBench (args: string[]): Promise<number> {
@@ -406,7 +347,7 @@ export async function runBench (args: string[]): Promise<number> {
       out: { type: 'string', default: 'bench/results.json' },
       svg: { type: 'string', default: 'bench/results.svg' },
       'no-svg': { type: 'boolean', default: false },
-      sections: { type: 'string', default: 'runtime,jobs,ocr,transfer,throughput,mesh' },
+      sections: { type: 'string', default: 'runtime,jobs,ocr,transfer,throughput,crowd' },
       runs: { type: 'string', default: '15' },
       jobs: { type: 'string', default: '6' },
       'job-models': { type: 'string', default: JOB_MODELS.join(',') },
@@ -414,9 +355,10 @@ export async function runBench (args: string[]): Promise<number> {
       'transfer-mb': { type: 'string', default: '24' },
       peers: { type: 'string', default: '1,2,4,8' },
       'throughput-ms': { type: 'string', default: '3000' },
-      mesh: { type: 'string', default: '4,8,16' },
-      'mesh-timeout-s': { type: 'string', default: '30' },
-      'idle-s': { type: 'string', default: '10' }
+      crowd: { type: 'string', default: '8,16,24' },
+      'arrival-ms': { type: 'string', default: '500' },
+      'crowd-jobs': { type: 'string', default: '6' },
+      'idle-s': { type: 'string', default: '50' }
     }
   })
   const sections = new Set(values.sections.split(',').map(s => s.trim()))
@@ -446,11 +388,18 @@ export async function runBench (args: string[]): Promise<number> {
       if (sections.has('throughput')) results.throughput = await throughputSection(browser, net, pages, inputs, ints(values.peers), Number(values['throughput-ms']))
     })
   }
-  if (sections.has('mesh')) {
-    results.mesh = []
-    for (const n of ints(values.mesh)) results.mesh.push(await meshSection(outDir, n, Number(values['idle-s']), Number(values['mesh-timeout-s']) * 1000))
-    const idle = (results.mesh as MeshResult[]).filter(m => m.idle != null)
-    results.gossipGrowth = idle.length < 2 ? null : growthExponent(idle.map(m => ({ x: m.pages, y: (m.idle as IdleResult).bytesPerPeerPerSecond.sent })))
+  if (sections.has('crowd')) {
+    const crowds: CrowdResult[] = []
+    for (const n of ints(values.crowd)) {
+      crowds.push(await withNetwork(outDir, async (net, browser) => await crowdSection(browser, net, n, {
+        arrivalMs: Number(values['arrival-ms']),
+        jobs: Number(values['crowd-jobs']),
+        idleSeconds: Number(values['idle-s']),
+        joinTimeoutMs: 60_000,
+        log
+      })))
+    }
+    results.crowd = { crowds, slopes: crowdSlopes(crowds) }
   }
   results.machine.loadavgAtEnd = loadavg()
   results.seconds = (performance.now() - started) / 1000

@@ -28,8 +28,6 @@ export interface OpenTimeline {
   running?: number
   /** ms from the common start until the page's node runs and holds a relay reservation (absent: not within the timeout). */
   reachable?: number
-  /** ms from the common start until the page has a direct link to every other page (absent: not within the timeout). */
-  linked?: number
   /** Direct links the page had when it finished waiting (NaN: the page did not answer). */
   links: number
 }
@@ -113,14 +111,13 @@ export async function preparePages (browser: Browser, n: number): Promise<PeerPa
 }
 
 /**
- * Navigates all pages at once and waits until each is reachable and, when
- * `mesh`, directly linked to all the others. Times are from the common start.
+ * Navigates all pages at once and waits until each is reachable (contributing,
+ * its runtime known). Times are from the common start.
  * A page that does not get there within `timeout` is reported as it stands
  * (`strict` throws instead).
  */
-export async function joinAll (pages: PeerPage[], url: string, options: { mesh: boolean, timeout: number, strict?: boolean }): Promise<OpenTimeline[]> {
+export async function joinAll (pages: PeerPage[], url: string, options: { timeout: number, strict?: boolean }): Promise<OpenTimeline[]> {
   const t0 = performance.now()
-  const n = pages.length
   const deadline = t0 + options.timeout
   const left = (): number => Math.max(1, deadline - performance.now())
   return await Promise.all(pages.map(async (p): Promise<OpenTimeline> => {
@@ -149,9 +146,6 @@ export async function joinAll (pages: PeerPage[], url: string, options: { mesh: 
       p.peerId = await settle(p.page.evaluate(() => window.crosscheck.stats()?.peerId ?? '').catch(() => ''), '')
     }
     await until(() => window.crosscheck?.stats()?.contributing === true && window.crosscheck.stats()?.runtime != null, 'reachable')
-    if (options.mesh) {
-      await until(`(window.crosscheck?.stats()?.linked ?? 0) >= ${n - 1}`, 'linked')
-    }
     return { ...at, links: await links() }
   }))
 }

@@ -90,36 +90,51 @@ export function goalRows (r: Record<string, any>): GoalRow[] {
       })
     }
   }
-  for (const m of (r.mesh ?? []) as any[]) {
-    const limit = m.pages === 8 ? 3000 : m.pages === 16 ? 6000 : undefined
-    const sec = (x: number | null): string => (x == null ? `not within ${m.timeoutMs / 1000} s` : `${(x / 1000).toFixed(2)} s`)
+  const crowds = (r.crowd?.crowds ?? []) as any[]
+  const pct = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(2)}%`)
+  const sec = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : `${(x / 1000).toFixed(2)} s`)
+  for (const c of crowds) {
     rows.push({
-      goal: '4 mesh',
-      figure: `${m.pages} pages opened at once: all directly linked`,
-      measured: `${sec(m.allLinkedMs)} (all reachable ${sec(m.allReachableMs)}${m.allLinkedMs == null ? `; ${m.linkedPages}/${m.pages} pages fully linked, ${Number.isFinite(m.meanLinks) ? m.meanLinks.toFixed(1) : '?'}/${m.pages - 1} links each${m.unresponsive > 0 ? `, ${m.unresponsive} pages unresponsive` : ''}` : ''})`,
-      target: limit != null ? `< ${limit / 1000} s` : '(reference)',
-      holds: limit != null ? m.allLinkedMs != null && m.allLinkedMs < limit : null
+      goal: '4 crowd join',
+      figure: `${c.pages} visitors, one every ${c.arrivalMs} ms: page load → "contributing" (p50 / p95 / max)`,
+      measured: `${sec(c.joinAfterLoad.median)} / ${sec(c.joinAfterLoad.p95)} / ${sec(c.joinAfterLoad.max)} (${c.joined} of ${c.pages} joined)`,
+      target: '≤ 3 s each',
+      holds: c.joined === c.pages && c.joinAfterLoad.max <= 3000
     })
-  }
-  for (const m of (r.mesh ?? []) as any[]) {
-    if (m.idle == null) continue
+    const accepted = (c.jobs as string[]).filter(j => j === 'accepted').length
     rows.push({
-      goal: '4 idle',
-      figure: `idle contributor tab, ${m.pages}-page mesh (renderer CPU incl. workers, ${m.idle.seconds.toFixed(0)} s)`,
-      measured: `${(100 * m.idle.perTabCores).toFixed(2)}% of a core; ${(m.idle.bytesPerPeerPerSecond.sent / 1024).toFixed(2)} KiB/s sent per peer`,
-      target: '< 1% of a core',
-      holds: m.idle.perTabCores < 0.01
+      goal: '4 crowd jobs',
+      figure: `${c.pages} visitors: verified CLI jobs (k=3, q=2) while they stay`,
+      measured: `${accepted} of ${c.jobs.length} accepted${accepted < c.jobs.length ? ` (${(c.jobs as string[]).filter(j => j !== 'accepted').join(', ')})` : ''}`,
+      target: 'all accepted',
+      holds: c.jobs.length > 0 && accepted === c.jobs.length
     })
-  }
-  if (r.mesh != null && (r.gossipGrowth == null || !Number.isFinite(r.gossipGrowth))) {
-    rows.push({ goal: '4 gossip', figure: 'idle traffic sent per peer vs peers (log-log slope)', measured: 'not measured: needs two complete meshes', target: '≤ 1 (no worse than linear)', holds: null })
-  } else if (r.gossipGrowth != null) {
     rows.push({
-      goal: '4 gossip',
-      figure: 'idle traffic sent per peer vs peers (log-log slope)',
-      measured: r.gossipGrowth.toFixed(2),
-      target: '≤ 1 (no worse than linear)',
-      holds: r.gossipGrowth <= 1
+      goal: '4 crowd links',
+      figure: `${c.pages} visitors: direct links per page (max; RTCPeerConnections created, max)`,
+      measured: `${c.links.max} (created ${c.links.createdMax})`,
+      target: `≤ ${c.links.bound}`,
+      holds: c.links.max <= c.links.bound
+    })
+    if (c.idle != null) {
+      rows.push({
+        goal: '4 crowd idle',
+        figure: `${c.pages} visitors: idle tab (renderer CPU incl. workers, ${c.idle.seconds.toFixed(0)} s; browser process share ${pct(c.idle.browserProcessPerTabCores)})`,
+        measured: `${pct(c.idle.perTabCores)} of a core; ${(c.idle.bytesPerTabPerSecond.sent / 1024).toFixed(3)} KiB/s sent, ${(c.idle.bytesPerTabPerSecond.received / 1024).toFixed(3)} KiB/s received`,
+        target: '≤ 1% of a core, ≤ 1 KiB/s',
+        holds: c.idle.perTabCores <= 0.01 && c.idle.bytesPerTabPerSecond.sent <= 1024 && c.idle.bytesPerTabPerSecond.received <= 1024
+      })
+    }
+  }
+  const slopes = r.crowd?.slopes as Record<string, number> | undefined
+  if (slopes != null && crowds.length >= 2) {
+    const f = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : x.toFixed(2))
+    rows.push({
+      goal: '4 crowd slopes',
+      figure: `log-log slope against N (${crowds.map(c => c.pages).join(', ')}): join p50, links max, idle CPU, idle bytes per tab`,
+      measured: `${f(slopes.joinMedian)}, ${f(slopes.linksMax)}, ${f(slopes.idleCpu)}, ${f(slopes.idleBytes)}`,
+      target: 'each ≤ 0.2 (flat in N)',
+      holds: [slopes.joinMedian, slopes.linksMax, slopes.idleCpu, slopes.idleBytes].every(x => Number.isFinite(x) && x <= 0.2)
     })
   }
   const tp = (r.throughput ?? []) as any[]

@@ -57,9 +57,17 @@ describe('report and chart', () => {
   it('judges each goal from the results and draws an SVG', () => {
     const rows = goalRows({
       runtime: { mlp: { t1: { ratio: 1.2, webThreads: 1, web: { median: 1.2 }, node: { median: 1 } } } },
-      mesh: [{ pages: 8, timeoutMs: 30000, allLinkedMs: 2500, allReachableMs: 2000, linkedPages: 8, meanLinks: 7 }, { pages: 16, timeoutMs: 30000, allLinkedMs: null, allReachableMs: 9000, linkedPages: 3, meanLinks: 12 }]
+      crowd: {
+        crowds: [
+          { pages: 8, arrivalMs: 500, joined: 8, joinAfterLoad: { median: 1500, p95: 2400, max: 2500 }, jobs: ['accepted', 'accepted'], links: { max: 3, createdMax: 3, bound: 16 }, idle: { seconds: 50, perTabCores: 0.005, browserProcessPerTabCores: 0.001, bytesPerTabPerSecond: { sent: 500, received: 400 } } },
+          { pages: 16, arrivalMs: 500, joined: 15, joinAfterLoad: { median: 2000, p95: 3900, max: 4000 }, jobs: ['accepted', 'NoQuorumError'], links: { max: 17, createdMax: 20, bound: 16 }, idle: { seconds: 50, perTabCores: 0.02, browserProcessPerTabCores: 0.001, bytesPerTabPerSecond: { sent: 500, received: 400 } } }
+        ],
+        slopes: { joinMedian: 0.41, linksMax: 0, idleCpu: 0.1, idleBytes: 0 }
+      }
     })
-    expect(rows.map(r => r.holds)).toEqual([true, true, false, null])
+    // runtime; crowd 8: join, jobs, links, idle; crowd 16: join (one page never joined, max over 3 s), jobs (one failed), links (over the bound), idle (2%); slopes (join grows)
+    expect(rows.map(r => r.holds)).toEqual([true, true, true, true, true, false, false, false, false, false])
+    expect(rows.find(r => r.goal === '4 crowd jobs' && r.holds === false)?.measured).toContain('NoQuorumError')
     const svg = renderChart({ title: 't', latency: [{ label: 'mlp', stages: { compute: 1, store: 2 } }], throughput: [{ peers: 1, jobsPerSecond: 10, node: false }, { peers: 2, jobsPerSecond: 15, node: true }] })
     expect(svg).toMatch(/^<svg /)
     expect(svg).toContain('mlp')

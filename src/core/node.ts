@@ -370,13 +370,15 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       const interrupted = await this.markInterrupted(store)
       this.running = parts as Running
       await this.refreshModels()
-      // the runtime's self-test runs beside joining the relays, not before it
+      // the identity puzzle (unless a saved solution pays it) and the runtime's
+      // self-test run beside joining the relays, not after it: a first visit
+      // is "contributing" as soon as the slowest of the three is done
+      if (this.contributes) void this.payIdentityCost(signer.peerId)
       const [info] = await Promise.all([infoPromise, network.start(options)])
       this.runtimeInfo = info
       if (parts.lock != null) void parts.lock.lost.then(() => { void this.onIdentityLost() })
       this.setState('running')
       await this.announce()
-      if (this.contributes) void this.payIdentityCost(signer.peerId)
       if (interrupted.length > 0) this.emit('job:interrupted', { jobs: interrupted })
       this.emitState()
     } catch (err) {

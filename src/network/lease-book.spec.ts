@@ -98,6 +98,18 @@ describe('LeaseBook put / drop', () => {
     book.drop('b')
     expect(book.put(lease('c'), R1)).toBe('new')
   })
+
+  it('is not full of expired leases: they give way to a live peer before the next prune', () => {
+    let t = 0
+    const book = new LeaseBook({ now: () => t }, { maxLeases: 2 })
+    book.put(lease('a', { ttl: 500 }), R1)
+    book.put(lease('b', { ttl: 5_000 }), R1)
+    expect(book.put(lease('c'), R1)).toBe('full')
+    t = 1_000
+    expect(book.put(lease('c'), R1)).toBe('new')
+    expect(book.get('a')).toBeUndefined()
+    expect(book.get('b')).toBeDefined()
+  })
 })
 
 describe('LeaseBook expiry', () => {

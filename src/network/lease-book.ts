@@ -79,6 +79,7 @@ export class LeaseBook {
   private readonly byModel = new Map<string, IndexedSet>()
   private readonly now: () => number
   private readonly maxLeases: number
+  private fullPrunedAt = -Infinity
 
   constructor (components: LeaseBookComponents = {}, init: LeaseBookInit = {}) {
     this.now = components.now ?? Date.now
@@ -105,7 +106,7 @@ export class LeaseBook {
   put (lease: Lease, origin: string): PutResult {
     const old = this.held.get(lease.peerId)
     if (old != null && old.lease.seq > lease.seq) return 'older'
-    if (old == null && this.held.size >= this.maxLeases) return 'full'
+    if (old == null && this.held.size >= this.maxLeases && !this.pruneWhenFull()) return 'full'
     if (old != null) this.unindex(old.lease)
     this.held.set(lease.peerId, { lease, origin, expiresAt: this.now() + lease.ttl })
     this.all.add(lease.peerId)
@@ -135,6 +136,18 @@ export class LeaseBook {
     let n = 0
     for (const h of [...this.held.values()]) if (h.origin === origin) { this.remove(h.lease); n++ }
     return n
+  }
+
+  /**
+   * Full: expired leases awaiting the next prune must not take a live peer's
+   * place. Prunes (O(size)) at most once a second, so that a full relay
+   * refusing a stream of newcomers does not scan its whole book for each.
+   */
+  private pruneWhenFull (): boolean {
+    const now = this.now()
+    if (now - this.fullPrunedAt < 1_000) return false
+    this.fullPrunedAt = now
+    return this.prune().length > 0
   }
 
   /** Drops expired leases; returns their peer ids. */

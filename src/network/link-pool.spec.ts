@@ -112,6 +112,15 @@ describe('LinkPool budget', () => {
     expect(links.stats()).toEqual({ links: 3, created: 4, budgetLeft: 0, maxLinks: 16 })
   })
 
+  it('counts a dial that gave no link against the budget (it still made an RTCPeerConnection)', () => {
+    const { links } = pool({ budget: 2 })
+    links.dialFailed()
+    expect(links.created).toBe(1)
+    expect(links.size).toBe(0)
+    links.opened('a')
+    expect(links.budgetLeft()).toBe(0)
+  })
+
   it('has no budget by default', () => {
     const { links } = pool()
     for (let i = 0; i < 1000; i++) { links.opened(`p${i}`); links.closed(`p${i}`) }

@@ -70,6 +70,15 @@ export class LinkPool {
     this.lastUsed.set(peerId, this.now())
   }
 
+  /**
+   * A dial this peer made did not give a link (refused, timed out, not
+   * direct). In a browser it still made an RTCPeerConnection, so it counts
+   * against the lifetime budget like a link that opened.
+   */
+  dialFailed (): void {
+    this.createdCount++
+  }
+
   /** The link to `peerId` is gone. */
   closed (peerId: string): void {
     this.lastUsed.delete(peerId)
@@ -113,7 +122,8 @@ export class LinkPool {
    * How long a requester waits between rotating one member of its replica
    * pool (each rotation may create one link), growing as the budget is spent:
    * `base` while little is spent, doubling every eighth of the budget. A
-   * budget of 450 then lasts about 30 hours of continuous rotation at a 15 s
+   * budget of 450 then lasts about 60 hours of continuous rotation at a 15 s
+   * base (56 links at each of 8 doublings: 56 × 15 s × 255)
    * base; with no budget, always `base`.
    */
   rotationDelay (base: number): number {

@@ -147,6 +147,16 @@ describe('DirectLinks', () => {
     const conn = await links.ensureDirect(HIGH)
     expect(conn.multiplexer).toBe('/webrtc')
     expect(node.dials).toEqual([HIGH, HIGH, HIGH])
+    // each failed WebRTC dial made an RTCPeerConnection too
+    expect(links.stats()).toMatchObject({ links: 1, created: 3 })
+    links.stop()
+  })
+
+  it('stops retrying by name once failed dials spent the lifetime budget', async () => {
+    const { node, links } = setup(LOW, ['fail', 'fail', 'fail', 'fail'], { budget: 2 })
+    await expect(links.ensureDirect(HIGH)).rejects.toMatchObject({ name: 'LinkBudgetError' })
+    expect(node.dials).toEqual([HIGH, HIGH])
+    expect(links.stats()).toMatchObject({ links: 0, created: 2, budgetLeft: 0 })
     links.stop()
   })
 

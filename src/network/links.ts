@@ -52,6 +52,11 @@ export function isDirect (c: Connection): boolean {
   return c.status === 'open' && c.limits == null && c.multiplexer === '/webrtc' && c.remoteAddr.toString().includes('/webrtc')
 }
 
+/** A WebRTC address: dialling it makes an RTCPeerConnection in a browser. */
+function isWebRTC (addr: Multiaddr): boolean {
+  return addr.toString().includes('/webrtc')
+}
+
 /** A connection carried through a relay (a circuit), not WebRTC. */
 function isRelayed (c: Connection): boolean {
   return c.multiplexer !== '/webrtc' && c.remoteAddr.toString().includes('/p2p-circuit')
@@ -232,6 +237,7 @@ export class DirectLinks implements Startable, LinkDialer {
   private async dial (peerId: string, signal: AbortSignal): Promise<Connection> {
     for (let round = 0; ; round++) {
       for (const addr of this.components.routes(peerId)) {
+        if (round > 0 && isWebRTC(addr) && this.pool.budgetLeft() <= 0) throw new LinkBudgetError(`this peer created ${this.pool.created} direct links (failed dials included), its lifetime budget (${this.pool.budget}); reload to start a fresh one`)
         try {
           log('dialling %s via %s', peerId, addr.toString())
           // force: an existing relayed (limited) connection must not satisfy this dial
@@ -242,6 +248,8 @@ export class DirectLinks implements Startable, LinkDialer {
           // the other side may be dialling us at the same moment: its link counts too
           const c = this.find(peerId)
           if (c != null) return c
+          // a failed WebRTC dial still made an RTCPeerConnection: it spends the budget
+          if (isWebRTC(addr)) this.pool.dialFailed()
           if (signal.aborted) throw wrapAbort(err, signal, `dialling ${peerId}`)
           log('direct dial to %s via %s failed: %s', peerId, addr.toString(), (err as Error).message)
         }

@@ -18,7 +18,7 @@ class ScriptedNode extends EventTarget implements RelayNode {
   readonly dialTimes: number[] = []
   private conns: Connection[] = []
   private addrs: Multiaddr[] = []
-  constructor (private readonly outcomes: Array<'ok' | 'fail' | 'hang' | 'connect-only'>) { super() }
+  constructor (private readonly outcomes: Array<'ok' | 'fail' | 'hang' | 'connect-only' | 'listening'>) { super() }
 
   async dial (addr: Multiaddr, options: { signal: AbortSignal }): Promise<Connection> {
     this.dialTimes.push(Date.now())
@@ -31,6 +31,15 @@ class ScriptedNode extends EventTarget implements RelayNode {
     this.conns.push(conn)
     this.dispatchEvent(new CustomEvent('connection:open', { detail: conn }))
     if (outcome === 'connect-only') return conn
+    if (outcome === 'listening') {
+      // as libp2p does: the reservation comes after the connection; the circuit listener
+      // says 'listening' at once, while self:peer:update comes only 1 s later (debounced)
+      setTimeout(() => {
+        this.addrs = [multiaddr(`${RELAY}/p2p-circuit/webrtc/p2p/${SELF}`)]
+        this.dispatchEvent(new CustomEvent('transport:listening', { detail: {} }))
+      }, 10)
+      return conn
+    }
     this.addrs = [multiaddr(`${RELAY}/p2p-circuit/webrtc/p2p/${SELF}`)]
     this.dispatchEvent(new CustomEvent('self:peer:update', { detail: {} }))
     return conn
@@ -62,6 +71,20 @@ describe('RelayManager', () => {
     expect(relays.reachable()).toBe(true)
     expect(relays.status()).toEqual([{ addr: RELAY, connected: true, reserved: true }])
     expect(changes.at(-1)).toMatchObject({ connected: true, reachable: true })
+    relays.stop()
+  })
+
+  it('resolves start when the reservation\'s listener says so, not a debounced self:peer:update or the status poll later', async () => {
+    vi.useFakeTimers()
+    const node = new ScriptedNode(['listening'])
+    const relays = new RelayManager({ node }, { relays: [RELAY] })
+    let started = false
+    const starting = relays.start().then(() => { started = true })
+    // the reservation lands at 10 ms; the 1 s status poll must not be what resolves start
+    await vi.advanceTimersByTimeAsync(50)
+    expect(started).toBe(true)
+    await starting
+    expect(relays.reachable()).toBe(true)
     relays.stop()
   })
 

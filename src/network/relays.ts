@@ -59,7 +59,7 @@ export interface RelayManagerEvents {
   'network:relay': CustomEvent<RelayChange>
 }
 
-type NodeEvents = Pick<Libp2pEvents, 'connection:open' | 'connection:close' | 'self:peer:update'>
+type NodeEvents = Pick<Libp2pEvents, 'connection:open' | 'connection:close' | 'self:peer:update' | 'transport:listening'>
 
 /** The part of a libp2p node this module uses. */
 export interface RelayNode {
@@ -211,6 +211,8 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     node.addEventListener('connection:open', this.onConnectionChange)
     node.addEventListener('connection:close', this.onConnectionChange)
     node.addEventListener('self:peer:update', this.onSelfUpdate)
+    // libp2p debounces self:peer:update by 1 s; the circuit listener says at once when a reservation's addresses change
+    node.addEventListener('transport:listening', this.onSelfUpdate)
     // a reservation taken again after a redial shows up in getMultiaddrs()
     // without a self:peer:update event (seen with libp2p 3.3): look every second
     this.poll = setInterval(() => { this.emitIfChanged() }, STATUS_POLL_MS)
@@ -279,6 +281,7 @@ export class RelayManager extends TypedEventEmitter<RelayManagerEvents> implemen
     node.removeEventListener('connection:open', this.onConnectionChange)
     node.removeEventListener('connection:close', this.onConnectionChange)
     node.removeEventListener('self:peer:update', this.onSelfUpdate)
+    node.removeEventListener('transport:listening', this.onSelfUpdate)
     clearInterval(this.poll)
     this.lastChange = ''
     for (const r of this.relays) {
