@@ -59,6 +59,8 @@ export interface CrowdResult {
   joinAfterLoad: { median: number, p95: number, max: number }
   /** Each CLI job's outcome: 'accepted', or its error's name. */
   jobs: string[]
+  /** Each failed job's error message as the CLI printed it ('' for an accepted one). */
+  jobErrors: string[]
   jobMs: number[]
   /** Direct links per page when the jobs were done (max over pages) and RTCPeerConnections created (max). */
   links: { max: number, createdMax: number, bound: number }
@@ -76,7 +78,7 @@ export interface CrowdResult {
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 /** Runs `crosscheck submit` once; resolves with its outcome and wall time. */
-async function submitOnce (relay: string, inputPath: string, timeoutMs: number): Promise<{ outcome: string, ms: number }> {
+async function submitOnce (relay: string, inputPath: string, timeoutMs: number): Promise<{ outcome: string, error: string, ms: number }> {
   const t = performance.now()
   const args = ['bin/crosscheck.js', 'submit', '--relay', relay, '--model', 'mlp', '--input', inputPath, '--replicas', '3', '--quorum', '2', '--timeout', '30000']
   return await new Promise((resolve) => {
@@ -89,12 +91,14 @@ async function submitOnce (relay: string, inputPath: string, timeoutMs: number):
     child.on('exit', (code) => {
       clearTimeout(timer)
       let outcome: string
+      let error = ''
       if (code === 0) {
         try { outcome = String(JSON.parse(stdout).status) } catch { outcome = 'unparsed output' }
       } else {
         outcome = /crosscheck: (\w+Error)/.exec(stderr)?.[1] ?? (code == null ? 'killed (timeout)' : `exit ${code}`)
+        error = stderr.trim().split('\n').filter(l => l.includes('crosscheck:')).pop() ?? stderr.trim().slice(-500)
       }
-      resolve({ outcome, ms: performance.now() - t })
+      resolve({ outcome, error, ms: performance.now() - t })
     })
   })
 }
@@ -136,10 +140,13 @@ export async function crowdSection (browser: Browser, net: LocalNetwork, n: numb
     await writeFile(inputPath, JSON.stringify({ x: { dtype: 'float32', dims: [1, 16], data: Array.from({ length: 16 }, (_, i) => Math.round(Math.sin(i + 3) * 1000) / 1000) } }))
     const jobs: string[] = []
     const jobMs: number[] = []
+    const jobErrors: string[] = []
     for (let i = 0; i < o.jobs; i++) {
       const r = await submitOnce(net.relay, inputPath, 120_000)
       jobs.push(r.outcome)
+      jobErrors.push(r.error)
       jobMs.push(r.ms)
+      if (r.error !== '') o.log(`crowd ${n}: job ${i + 1}: ${r.error.slice(0, 400)}`)
     }
     o.log(`crowd ${n}: CLI jobs (k=3, q=2): ${jobs.filter(j => j === 'accepted').length} of ${jobs.length} accepted (${jobs.join(', ')}), each ${jobMs.map(x => (x / 1000).toFixed(1)).join(', ')} s from process start`)
 
@@ -151,7 +158,7 @@ export async function crowdSection (browser: Browser, net: LocalNetwork, n: numb
     }
     o.log(`crowd ${n}: direct links per page max ${links.max} (bound ${links.bound}), RTCPeerConnections created max ${links.createdMax}`)
 
-    const result: CrowdResult = { pages: n, arrivalMs: o.arrivalMs, join: joins, joined: ok.length, joinAfterLoad, jobs, jobMs, links, contributingAtEnd: 0 }
+    const result: CrowdResult = { pages: n, arrivalMs: o.arrivalMs, join: joins, joined: ok.length, joinAfterLoad, jobs, jobErrors, jobMs, links, contributingAtEnd: 0 }
     if (o.idleSeconds > 0) {
       // idle: the CLI requester is gone, so its links close; wait for that (bounded), then measure
       const linked = async (): Promise<number> => (await Promise.all(pages.map(async p => await p.page.evaluate(() => window.crosscheck.stats()?.links.links ?? 0).catch(() => 0)))).reduce((a, b) => a + b, 0)

@@ -178,7 +178,8 @@ async function poolSection (args: Record<string, string>, workers: number): Prom
   const arms = [
     { id: 'whole', label: 'whole crowd', over: {} },
     { id: 'sample', label: `sample ${sampleSize}`, over: { sampleSize, sampleRefreshJobs } },
-    { id: 'omit', label: `sample ${sampleSize}, a relay omitting`, over: { sampleSize, sampleRefreshJobs, omitHonestShare } }
+    { id: 'omit', label: `sample ${sampleSize}, a relay omitting`, over: { sampleSize, sampleRefreshJobs, omitHonestShare } },
+    { id: 'keep', label: `sample ${sampleSize} keeping established (product)`, over: { sampleSize, sampleRefreshJobs, keepEstablished: true } }
   ] as const
   const tasks: Task[] = []
   for (const seed of seeds) {
@@ -187,14 +188,14 @@ async function poolSection (args: Record<string, string>, workers: number): Prom
     }
   }
   console.log(`Relay samples: ${jobs} real jobs per run, 100 peers online, f = 0.2, recommended settings, seeds ${seeds.join(', ')}; ${tasks.length} runs on ${workers} workers.`)
-  console.log(`Arms: the whole online crowd; a uniform sample of ${sampleSize} live peers, replaced every ${sampleRefreshJobs} real jobs and whenever it cannot fill a plan; the same with one of two relays dropping ${omitHonestShare * 100} % of the honest peers from its half.`)
+  console.log(`Arms: the whole online crowd; a uniform sample of ${sampleSize} live peers, replaced every ${sampleRefreshJobs} real jobs and whenever it cannot fill a plan; the same with one of two relays dropping ${omitHonestShare * 100} % of the honest peers from its half; the sample whose refresh keeps its live members established with the requester (what ReplicaPool does).`)
   const results = await runAll(tasks, workers)
   const pooled = (arm: string, k: string): Pooled => pool(seeds.map((seed) => results.get(`pool/${arm}/${k}/${seed}`)!))
   const rows: string[] = []
   const total = new Map(arms.map((a) => [a.id, pool([...results.entries()].filter(([id]) => id.startsWith(`pool/${a.id}/`)).map(([, r]) => r))]))
   const row = (label: string, ps: Pooled[]): string => {
-    const [w, s, o] = ps
-    return `| ${label} | ${ps.map((p) => p.wrongAccepted).join(' | ')} | ${pAtLeast(w.wrongAccepted, s.wrongAccepted).toFixed(2)} | ${ps.map((p) => p.wrongStanding).join(' | ')} | ${ps.map((p) => p.honestRejected).join(' | ')} | ${ps.map((p) => p.compute.toFixed(2)).join(' | ')} | ${pAtLeast(w.wrongAccepted, o.wrongAccepted).toFixed(2)} |`
+    const [w, s, o, kp] = ps
+    return `| ${label} | ${ps.map((p) => p.wrongAccepted).join(' | ')} | ${pAtLeast(w.wrongAccepted, s.wrongAccepted).toFixed(2)} | ${pAtLeast(w.wrongAccepted, kp.wrongAccepted).toFixed(2)} | ${ps.map((p) => p.wrongStanding).join(' | ')} | ${ps.map((p) => p.honestRejected).join(' | ')} | ${ps.map((p) => p.compute.toFixed(2)).join(' | ')} | ${pAtLeast(w.wrongAccepted, o.wrongAccepted).toFixed(2)} |`
   }
   for (const k of populations) rows.push(row(k, arms.map((a) => pooled(a.id, k))))
   rows.push(row('**all**', arms.map((a) => total.get(a.id)!)))
@@ -202,22 +203,23 @@ async function poolSection (args: Record<string, string>, workers: number): Prom
   const w = total.get('whole')!
   const smp = total.get('sample')!
   const om = total.get('omit')!
+  const kp = total.get('keep')!
   console.log(`
 ### Relay samples vs the whole crowd (f = 0.2, seeds ${seeds.join('–')} pooled, ${jobs * seeds.length} jobs per cell)
 `)
   console.log(`Counts per cell. p: one-sided chance of at least the sampled arm's wrong accepts if its rate equalled the whole crowd's.
 `)
-  console.log(`| attackers | wrong accepted: ${cols} | p (sample) | wrong standing: ${cols} | honest votes rejected: ${cols} | compute / job: ${cols} | p (omitting) |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`)
+  console.log(`| attackers | wrong accepted: ${cols} | p (sample) | p (keeping) | wrong standing: ${cols} | honest votes rejected: ${cols} | compute / job: ${cols} | p (omitting) |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`)
   console.log(rows.join('\n'))
   console.log(`
-All populations: wrong accepted ${rate(w.wrongAccepted, w.jobs)} whole, ${rate(smp.wrongAccepted, smp.jobs)} sampled, ${rate(om.wrongAccepted, om.jobs)} with an omitting relay; honest rejected ${rate(w.honestRejected, w.honestVotes)}, ${rate(smp.honestRejected, smp.honestVotes)}, ${rate(om.honestRejected, om.honestVotes)}; honest peers flagged ${w.honestFlagged}, ${smp.honestFlagged}, ${om.honestFlagged}.`)
+All populations: wrong accepted ${rate(w.wrongAccepted, w.jobs)} whole, ${rate(smp.wrongAccepted, smp.jobs)} sampled, ${rate(om.wrongAccepted, om.jobs)} with an omitting relay, ${rate(kp.wrongAccepted, kp.jobs)} keeping established; honest rejected ${rate(w.honestRejected, w.honestVotes)}, ${rate(smp.honestRejected, smp.honestVotes)}, ${rate(om.honestRejected, om.honestVotes)}, ${rate(kp.honestRejected, kp.honestVotes)}; honest peers flagged ${w.honestFlagged}, ${smp.honestFlagged}, ${om.honestFlagged}, ${kp.honestFlagged}.`)
   const stat = (arm: string): string => {
     const ss = [...results.entries()].filter(([id]) => id.startsWith(`pool/${arm}/`)).map(([, r]) => r.sampling!)
     const mean = (f: (x: NonNullable<SimResult['sampling']>) => number): number => ss.reduce((a, x) => a + f(x), 0) / ss.length
-    return `${mean((x) => x.draws).toFixed(0)} samples per run (${mean((x) => x.early).toFixed(1)} early), ${mean((x) => x.meanMembers).toFixed(1)} members, attackers ${(mean((x) => x.attackerShare) * 100).toFixed(1)} % of them`
+    return `${mean((x) => x.draws).toFixed(0)} samples per run (${mean((x) => x.early).toFixed(1)} early), ${mean((x) => x.meanMembers).toFixed(1)} members, attackers ${(mean((x) => x.attackerShare) * 100).toFixed(1)} % of them, ${mean((x) => x.meanKept).toFixed(1)} kept`
   }
-  console.log(`Samples: ${stat('sample')}; with the omitting relay: ${stat('omit')}.`)
+  console.log(`Samples: ${stat('sample')}; with the omitting relay: ${stat('omit')}; keeping established: ${stat('keep')}.`)
   writeResults(out, results, 'kept-first')
   console.log(`
 wrote ${out} (pool/ entries)`)

@@ -123,6 +123,13 @@ export interface SimOptions {
    * @default 0
    */
   omitHonestShare?: number
+  /**
+   * A fresh sample keeps the members of the last one that are still live and
+   * established with this requester (ReplicaPool's `keep`): they hold their
+   * places and fresh draws fill the rest. Only with sampleSize.
+   * @default false
+   */
+  keepEstablished?: boolean
 }
 
 export const DEFAULT_SAMPLE_REFRESH_JOBS = 50
@@ -218,7 +225,7 @@ export interface SimResult {
   /** Wrong accepts by the job's plan: first peer established (solo) or not, recheck planned, disputed. */
   wrongWhy: Record<string, number>
   /** With sampleSize: samples drawn, of them early (the sample could not fill a plan or an escalation), mean members and attackers' share of them, honest peers omitted. */
-  sampling?: { draws: number, early: number, meanMembers: number, attackerShare: number, omitted: number }
+  sampling?: { draws: number, early: number, meanMembers: number, attackerShare: number, omitted: number, meanKept: number }
   /** Peers of the faulty backend: identities, flagged, first flag (hours into the run). */
   faultBackend?: {
     peers: number
@@ -350,17 +357,21 @@ export function runSim (o: SimOptions): SimResult {
   const omit = (o.omitHonestShare ?? 0) > 0 ? { share: o.omitHonestShare!, isHonest: (p: Peer): boolean => p.kind === 'honest' } : undefined
   /** undefined: the whole online crowd. */
   let sample: ReadonlySet<string> | undefined
-  const sampleStats = { draws: 0, early: 0, members: 0, attackers: 0, omitted: 0 }
+  const sampleStats = { draws: 0, early: 0, members: 0, attackers: 0, omitted: 0, kept: 0 }
   const drawNewSample = (early: boolean): void => {
     // a whitewasher's retired identity is gone from the leases at once, its fresh one is in them
     const live = online.filter((p) => p.leavesAt > now)
-    const members = drawSample(live, { size: o.sampleSize!, rng: sampleRng, omit })
+    const kept = o.keepEstablished === true && sample !== undefined ? live.filter((p) => sample!.has(p.id) && book.isEstablished(p.id, MODEL, p.numericClass)) : []
+    const keptIds = new Set(kept.map((p) => p.id))
+    const fresh = drawSample(live.filter((p) => !keptIds.has(p.id)), { size: o.sampleSize! - kept.length, rng: sampleRng, omit })
+    const members = [...kept, ...fresh]
     sample = new Set(members.map((p) => p.id))
     sampleStats.draws++
     if (early) sampleStats.early++
     sampleStats.members += members.length
     sampleStats.attackers += members.filter((p) => p.kind !== 'honest').length
     sampleStats.omitted += Math.min(o.sampleSize!, live.length) - members.length
+    sampleStats.kept += kept.length
   }
   const visible = (): Candidate[] => (sample === undefined ? candidates : candidates.filter((c) => sample!.has(c.peerId)))
   /** Draws for one plan past the first; each replaces a sample that could not fill it. */
@@ -748,7 +759,7 @@ export function runSim (o: SimOptions): SimResult {
     byKind,
     wrongWhy,
     sampling: sampling
-      ? { draws: sampleStats.draws, early: sampleStats.early, meanMembers: sampleStats.members / sampleStats.draws, attackerShare: sampleStats.members === 0 ? 0 : sampleStats.attackers / sampleStats.members, omitted: sampleStats.omitted }
+      ? { draws: sampleStats.draws, early: sampleStats.early, meanMembers: sampleStats.members / sampleStats.draws, attackerShare: sampleStats.members === 0 ? 0 : sampleStats.attackers / sampleStats.members, omitted: sampleStats.omitted, meanKept: sampleStats.kept / Math.max(1, sampleStats.draws) }
       : undefined,
     faultBackend,
     hours: (now - start) / 3600_000,

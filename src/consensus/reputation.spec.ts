@@ -23,6 +23,17 @@ describe('ReputationBook', () => {
     expect(book.isEstablished(P, HASH_A, CLASS_NODE)).toBe(false)
   })
 
+  it('isEstablishedAnywhere: established for some model and backend, and not once flagged', () => {
+    const book = new ReputationBook({ establishedAfter: 2, maxInvalid: 1 })
+    expect(book.isEstablishedAnywhere(P)).toBe(false)
+    book.record(P, 'agreed', ctx(1, { modelHash: HASH_B }))
+    expect(book.isEstablishedAnywhere(P)).toBe(false)
+    book.record(P, 'agreed', ctx(2, { modelHash: HASH_B }))
+    expect(book.isEstablishedAnywhere(P)).toBe(true)
+    book.record(P, 'dissented', ctx(3))
+    expect(book.isEstablishedAnywhere(P)).toBe(false)
+  })
+
   it('one invalid vote resets trust for every model; the second flags', () => {
     const book = new ReputationBook({ establishedAfter: 2, maxInvalid: 2 })
     for (let i = 0; i < 3; i++) book.record(P, 'agreed', ctx(i))

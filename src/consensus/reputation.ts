@@ -292,6 +292,12 @@ export class ReputationBook {
     return !this.isFlagged(peerId) && this.streak(peerId, modelHash, numericClass) >= this.establishedAfter
   }
 
+  /** Established for at least one model and backend (a replica pool keeps such members). */
+  isEstablishedAnywhere (peerId: string): boolean {
+    const e = this.peers.get(peerId)
+    return e !== undefined && !this.isFlagged(peerId) && Object.values(e.streaks).some(n => n >= this.establishedAfter)
+  }
+
   canariesPassed (peerId: string): number {
     return this.peers.get(peerId)?.canariesPassed ?? 0
   }

@@ -346,7 +346,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       const runtime = parts.runtime = this.components.createRuntime(share < 1 ? { threads: this.controls.threadsFor(cores, isolated) } : {})
       const infoPromise = runtime.probe(options)
 
-      const network = parts.network = new Network({ ...this.init.network, privateKey, relays: this.relays, lease: { renewMs: this.init.announceInterval, ...this.init.network?.lease } })
+      const network = parts.network = new Network({ keepInPool: (id) => this.running?.requester.book.isEstablishedAnywhere(id) === true, ...this.init.network, privateKey, relays: this.relays, lease: { renewMs: this.init.announceInterval, ...this.init.network?.lease } })
       const registry = parts.registry = new ModelRegistry({
         store,
         catalog: this.components.catalog,

@@ -91,6 +91,11 @@ export interface NetworkInit {
   lease?: LeaseInit
   /** The requester's replica pool (size, rotation, refresh). */
   pool?: ReplicaPoolInit
+  /**
+   * Pool members not to rotate out while they stay live: the requester's
+   * established peers (see ReplicaPool). @default () => false
+   */
+  keepInPool?: (peerId: string) => boolean
   /** Direct link bound, idle close and lifetime budget. */
   links?: Pick<LinkInit, 'maxLinks' | 'idleMs' | 'budget'>
   /** Job protocol options (timeouts, stream limits). */
@@ -237,7 +242,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     const relayConnections = (): Connection[] => relays.status().filter(s => s.connected).flatMap(s => node.getConnections().filter(c => c.status === 'open' && c.limits == null && s.addr.endsWith(`/p2p/${c.remotePeer.toString()}`)))
     const leases = new LeaseKeeper({ privateKey: this.init.privateKey, peerId: self, connections: relayConnections, addrs: () => node.getMultiaddrs().map(String).filter(a => a.includes('/p2p-circuit/webrtc')), budgetLeft: () => links.budgetLeft() }, this.init.lease)
     const sampler = new Sampler({ peerId: self, connections: relayConnections })
-    this.pool = new ReplicaPool({ rng: Math.random, now: Date.now, rotationDelay: (b) => links.rotationDelay(b), budgetLeft: () => links.budgetLeft() }, this.init.pool)
+    this.pool = new ReplicaPool({ rng: Math.random, now: Date.now, rotationDelay: (b) => links.rotationDelay(b), budgetLeft: () => links.budgetLeft(), keep: this.init.keepInPool }, this.init.pool)
     const gossip = new Gossip({ pubsub: node.services.pubsub, peerId: self })
     const jobs = jobProtocol(this.init.job)({ registrar: node, links })
     const models = modelProtocol(this.init.model)({ registrar: node, links })

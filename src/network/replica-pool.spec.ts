@@ -173,6 +173,34 @@ describe('ReplicaPool rotation', () => {
     expect(pool.ids()).toHaveLength(4)
     expect(pool.rotated).toBe(1)
   })
+
+  it('never rotates out a kept member while others can give way', () => {
+    const kept = new Set(['p0', 'p1', 'p2'])
+    const { pool, at } = setup({}, { keep: (id) => kept.has(id) })
+    at(0)
+    pool.offer(leases(0, 4))
+    const out: string[] = []
+    for (let i = 1; i <= 20; i++) {
+      at(i * 15_000)
+      out.push(...pool.offer(leases(100 * i, 2), { asked: pool.ids(), renewed: pool.members() }).removed)
+    }
+    expect(out).toHaveLength(20)
+    expect(out.filter(id => kept.has(id))).toEqual([])
+    expect(pool.ids().filter(id => kept.has(id)).sort()).toEqual(['p0', 'p1', 'p2'])
+    expect(pool.rotated).toBe(20)
+  })
+
+  it('still turns over when every member is kept, and a kept member that departs leaves', () => {
+    const { pool, at } = setup({}, { keep: () => true })
+    at(0)
+    pool.offer(leases(0, 4))
+    at(15_000)
+    const { removed } = pool.offer(leases(10, 1), { asked: pool.ids(), renewed: pool.members() })
+    expect(removed).toHaveLength(1)
+    expect(pool.rotated).toBe(1)
+    const gone = pool.ids().find(id => id !== 'p10') as string
+    expect(pool.offer([], { asked: pool.ids(), renewed: pool.members().filter(l => l.peerId !== gone) }).removed).toEqual([gone])
+  })
 })
 
 describe('ReplicaPool stale', () => {

@@ -9,6 +9,12 @@
  *   from a fresh sample, so the pool stays a uniform sample of the crowd over
  *   time and nobody can camp in it. How often is the link pool's
  *   `rotationDelay`: slower as the lifetime link budget is spent.
+ * - Members the requester has come to trust (`keep`: established with its
+ *   reputation book) are not rotated out while they stay live: a rotation
+ *   swaps one of the others. The simulation (`npm run sim -- --pool`) shows
+ *   why: rotating established peers away spreads "established" over more
+ *   peers, and attackers, who never leave, gain share of that set; keeping
+ *   them holds wrong accepts at the whole crowd's rate.
  * - Members the relays no longer hold (departed), or whose lease now says
  *   paused or full, leave at the next refresh.
  *
@@ -38,6 +44,8 @@ export interface ReplicaPoolComponents {
   rotationDelay?: (base: number) => number
   /** Links this peer may still create: no member is added without one. @default Infinity */
   budgetLeft?: () => number
+  /** A member to keep through rotations (established with the requester). @default () => false */
+  keep?: (peerId: string) => boolean
 }
 
 export interface OfferInit {
@@ -119,7 +127,10 @@ export class ReplicaPool {
     // the first sample starts the rotation clock: rotating in the offer that fills the pool would only swap one random newcomer for another
     if (this.nextRotation === 0) this.nextRotation = now + (this.components.rotationDelay?.(this.rotateEvery) ?? this.rotateEvery)
     if (this.byId.size >= this.size && newcomers.length > 0 && now >= this.nextRotation && budget() > 0) {
-      const ids = [...this.byId.keys()]
+      const all = [...this.byId.keys()]
+      const others = all.filter(id => this.components.keep?.(id) !== true)
+      // when every member is kept, one gives way still: the pool keeps turning over
+      const ids = others.length > 0 ? others : all
       const out = ids[Math.floor(this.components.rng() * ids.length)]
       this.byId.delete(out)
       removed.push(out)
