@@ -195,7 +195,11 @@ export class DirectLinks implements Startable, LinkDialer {
   /** The link to `peerId` carried work now (keeps it from closing as idle). */
   touch (peerId: string): void { this.pool.touch(peerId) }
 
-  /** A job or model stream is open on the link to `peerId`. */
+  /**
+   * A job or model stream is open on the link to `peerId`. An idle pooled job
+   * stream counts too: the requester closes it after `streamIdleMs` (15 s) and
+   * the worker's end closes with it, so a link is idle that much after its last job.
+   */
   private readonly busy = (peerId: string): boolean => {
     const c = this.find(peerId)
     return c != null && c.streams.some(s => s.protocol != null && this.workProtocols.has(s.protocol))

@@ -63,9 +63,10 @@ describe('a relay tier of two', () => {
 
     // kill relay a: its two peers move to b (their spare) and lease themselves there
     await a.stop()
-    await until('the peers of the dead relay re-home to the other one', () => b.stats().leases.own === 4 && b.stats().reservations >= 4, 60_000)
-    for (const id of [onA1, onA2]) expect(b.book.get(id)).toBeDefined()
     const moved = nodes.filter(n => [onA1, onA2].includes(n.peerId))
+    // the relay holds a lease before its ack reaches the peer: wait for both ends
+    await until('the peers of the dead relay re-home to the other one', () => b.stats().leases.own === 4 && b.stats().reservations >= 4 && moved.every(n => n.stats().lease.held), 60_000)
+    for (const id of [onA1, onA2]) expect(b.book.get(id)).toBeDefined()
     for (const n of moved) {
       expect(n.stats().lease.held).toBe(true)
       expect(n.stats().relays.find(r => r.addr === b.multiaddrs[0])).toMatchObject({ connected: true })

@@ -1,8 +1,12 @@
 /**
- * The job protocol, `/crosscheck/job/1.0.0`: a requester opens a stream over a
- * direct link, writes one length-prefixed JobRequest and reads one
- * JobResponse (a signed vote with outputs, or a typed error). Never runs on
- * relayed (limited) connections.
+ * The job protocol, `/crosscheck/job/2.0.0`: a requester sends a
+ * length-prefixed JobRequest over a direct link and reads one JobResponse (a
+ * signed vote with outputs, or a typed error). A stream carries one exchange
+ * at a time and then waits, idle, for the next: a requester keeps the idle
+ * streams of each link and reuses them (on WebRTC a new stream is a new data
+ * channel, ~20 ms per leg), up to `maxOutboundPerPeer` per peer, and closes
+ * one that idled `streamIdleMs`; a worker closes one on which no request
+ * began for `serveIdleMs`. Never runs on relayed (limited) connections.
  *
  * @example
  * ```ts
@@ -24,20 +28,33 @@ export { JOB_PROTOCOL } from './constants.js'
 export interface JobProtocolInit {
   /** Default for a whole request, dial included (ms). @default 30000 */
   timeout?: number
-  /** Longest a served job stream stays open (ms). @default 120000 */
+  /** Serving side: longest one exchange (request read, handler, response) may take (ms). @default 120000 */
   handlerTimeout?: number
   /**
-   * Serving side: longest a requester may take to deliver its request, and to
-   * close its end once answered (ms); a slower stream is answered TimeoutError
-   * and reset, freeing its inbound slot. @default 30000 (DEFAULT_JOB_TIMEOUT_MS)
+   * Serving side: longest a requester may take to deliver one request (from
+   * the stream's opening for its first, from its first byte for a later one),
+   * and to close its end once the worker closed the stream (ms); a slower
+   * stream is answered TimeoutError and reset, freeing its inbound slot.
+   * @default 30000 (DEFAULT_JOB_TIMEOUT_MS)
    */
   requestReadTimeout?: number
   /** Opening a job stream on an established link (ms). @default 10000 */
   streamOpenTimeout?: number
-  /** Concurrent inbound job streams per connection. @default 8 */
+  /** Concurrent inbound job streams per connection, idle pooled ones included. @default 8 */
   maxInboundStreams?: number
-  /** Job requests in flight to one peer at once; more wait their turn (within their timeout). @default 4 */
+  /** Job requests in flight to one peer at once, and so job streams open to it; more wait their turn (within their timeout). @default 4 */
   maxOutboundPerPeer?: number
+  /**
+   * Requesting side: an idle job stream is closed after this long without a
+   * job (ms). Keep it below the workers' `serveIdleMs`. @default 15000
+   */
+  streamIdleMs?: number
+  /**
+   * Serving side: a job stream on which no next request begins within this
+   * long is closed (ms). Above the requesters' `streamIdleMs`, so that they
+   * normally close first. @default 45000
+   */
+  serveIdleMs?: number
 }
 
 export interface JobProtocolComponents {

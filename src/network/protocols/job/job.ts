@@ -1,10 +1,10 @@
 import type { Connection, Startable, Stream, StreamHandlerOptions } from '@libp2p/interface'
 import { createLogger } from '../../../logger.js'
 import type { JobRequest, JobResponse } from '../../codec.js'
-import { requestJob } from './client.js'
+import { JobStreamPool, requestJob } from './client.js'
 import { serveJobStream } from './handler.js'
 import type { JobHandler } from './handler.js'
-import { DEFAULT_JOB_HANDLER_TIMEOUT_MS, DEFAULT_JOB_MAX_INBOUND_STREAMS, DEFAULT_JOB_REQUEST_READ_TIMEOUT_MS, DEFAULT_JOB_MAX_OUTBOUND_PER_PEER, DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS, DEFAULT_JOB_TIMEOUT_MS, JOB_PROTOCOL } from './constants.js'
+import { DEFAULT_JOB_HANDLER_TIMEOUT_MS, DEFAULT_JOB_MAX_INBOUND_STREAMS, DEFAULT_JOB_REQUEST_READ_TIMEOUT_MS, DEFAULT_JOB_MAX_OUTBOUND_PER_PEER, DEFAULT_JOB_SERVE_IDLE_MS, DEFAULT_JOB_STREAM_IDLE_MS, DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS, DEFAULT_JOB_TIMEOUT_MS, JOB_PROTOCOL } from './constants.js'
 import { PeerLimiter } from './limit.js'
 import { withTimeout, wrapAbort } from '../../signals.js'
 import type { JobProtocolComponents, JobProtocolInit, JobRequestOptions } from './index.js'
@@ -18,7 +18,10 @@ export class JobProtocol implements Startable {
   private readonly requestReadTimeout: number
   private readonly streamOpenTimeout: number
   private readonly maxInboundStreams: number
+  private readonly serveIdleMs: number
   private readonly outbound: PeerLimiter
+  /** Idle job streams of this requester, per connection. */
+  private readonly streams: JobStreamPool
   private handler?: JobHandler
   private started = false
 
@@ -29,7 +32,9 @@ export class JobProtocol implements Startable {
     this.requestReadTimeout = init.requestReadTimeout ?? DEFAULT_JOB_REQUEST_READ_TIMEOUT_MS
     this.streamOpenTimeout = init.streamOpenTimeout ?? DEFAULT_JOB_STREAM_OPEN_TIMEOUT_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_JOB_MAX_INBOUND_STREAMS
+    this.serveIdleMs = init.serveIdleMs ?? DEFAULT_JOB_SERVE_IDLE_MS
     this.outbound = new PeerLimiter(init.maxOutboundPerPeer ?? DEFAULT_JOB_MAX_OUTBOUND_PER_PEER)
+    this.streams = new JobStreamPool(init.streamIdleMs ?? DEFAULT_JOB_STREAM_IDLE_MS, log)
   }
 
   isStarted (): boolean { return this.started }
@@ -42,6 +47,8 @@ export class JobProtocol implements Startable {
   }
 
   async stop (): Promise<void> {
+    // requesting needs no start: idle streams are closed either way
+    this.streams.clear()
     if (!this.started) return
     this.started = false
     await this.components.registrar.unhandle(JOB_PROTOCOL)
@@ -61,13 +68,13 @@ export class JobProtocol implements Startable {
       throw wrapAbort(err, signal, `job ${req.jobId.slice(0, 8)} waiting for a turn with ${peerId}`)
     }
     try {
-      return await requestJob(this.components.links, peerId, req, { signal, timeout, streamOpenTimeout: this.streamOpenTimeout, log })
+      return await requestJob(this.components.links, this.streams, peerId, req, { signal, timeout, streamOpenTimeout: this.streamOpenTimeout, log })
     } finally {
       release()
     }
   }
 
   private readonly onStream = async (stream: Stream, connection: Connection): Promise<void> => {
-    await serveJobStream(stream, connection.remotePeer.toString(), this.handler, { timeout: this.handlerTimeout, requestReadTimeout: this.requestReadTimeout, log })
+    await serveJobStream(stream, connection.remotePeer.toString(), this.handler, { timeout: this.handlerTimeout, requestReadTimeout: this.requestReadTimeout, idleTimeout: this.serveIdleMs, log })
   }
 }
