@@ -3,6 +3,7 @@
  * the other side opened, the bound, idle close, the lifetime budget, and
  * closing the relayed connection afterwards.
  */
+import { idleJobStreams } from './protocols/job/framing.js'
 import { describe, it, expect, vi, afterEach } from 'vitest'
 import type { Connection, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -99,6 +100,12 @@ describe('DirectLinks', () => {
     for (const c of node.getConnections()) (c as unknown as { streams: Array<{ protocol?: string }> }).streams.push({ protocol: JOB_PROTOCOL })
     await expect(links.ensureDirect(peer(4))).rejects.toMatchObject({ name: 'LinkLimitError' })
     expect(node.getConnections().length).toBe(3)
+    // a job stream pooled between exchanges is not work: its link gives way
+    const first = node.getConnections()[0] as unknown as { closed: boolean, streams: object[] }
+    idleJobStreams.add(first.streams[0])
+    await links.ensureDirect(peer(4))
+    expect(first.closed).toBe(true)
+    expect(links.stats().links).toBe(3)
     links.stop()
   })
 

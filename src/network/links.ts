@@ -36,6 +36,7 @@ import { createLogger } from '../logger.js'
 import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LINK_BACKOFF_INITIAL_MS, DEFAULT_LINK_BACKOFF_MAX_MS, JOB_PROTOCOL, MODEL_PROTOCOL } from './constants.js'
 import { asError, withTimeout, wrapAbort } from './signals.js'
 import { LinkPool } from './link-pool.js'
+import { idleJobStreams } from './protocols/job/framing.js'
 import type { LinkPoolStats } from './link-pool.js'
 
 const log = createLogger('network:links')
@@ -196,13 +197,13 @@ export class DirectLinks implements Startable, LinkDialer {
   touch (peerId: string): void { this.pool.touch(peerId) }
 
   /**
-   * A job or model stream is open on the link to `peerId`. An idle pooled job
-   * stream counts too: the requester closes it after `streamIdleMs` (15 s) and
-   * the worker's end closes with it, so a link is idle that much after its last job.
+   * A job or model stream carries work on the link to `peerId`. An idle job
+   * stream (pooled between exchanges, `idleJobStreams`) does not: a link whose
+   * only streams are idle closes as idle, or gives its place under the bound.
    */
   private readonly busy = (peerId: string): boolean => {
     const c = this.find(peerId)
-    return c != null && c.streams.some(s => s.protocol != null && this.workProtocols.has(s.protocol))
+    return c != null && c.streams.some(s => s.protocol != null && this.workProtocols.has(s.protocol) && !idleJobStreams.has(s))
   }
 
   /** Closes idle links and links over the bound; busy links count as used now. */

@@ -8,7 +8,7 @@ import type { JobRequest, JobResponse } from '../../codec.js'
 import { asError, withTimeout, wrapAbort } from '../../signals.js'
 import type { LinkDialer } from '../../links.js'
 import { JOB_PROTOCOL, JOB_STREAM_CLOSE_GRACE_MS, MAX_JOB_RESPONSE_BYTES } from './constants.js'
-import { JobFrames, namedFramingError } from './framing.js'
+import { JobFrames, idleJobStreams, namedFramingError } from './framing.js'
 
 export interface RequestJobOptions extends AbortOptions {
   /** Whole request, dial included (ms). */
@@ -72,6 +72,7 @@ export class JobStreamPool {
     const entry: IdleStream = {
       frames,
       unpool: () => {
+        idleJobStreams.delete(stream)
         clearTimeout(timer)
         stream.removeEventListener('close', onClose)
         stream.removeEventListener('remoteCloseWrite', onRemoteClose)
@@ -98,6 +99,7 @@ export class JobStreamPool {
     stream.addEventListener('remoteCloseWrite', onRemoteClose)
     frames.forbid('on an idle job stream')
     streams.idle.push(entry)
+    idleJobStreams.add(stream)
   }
 
   /** Closes every idle stream (the protocol stopped). */

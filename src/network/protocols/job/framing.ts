@@ -183,3 +183,11 @@ function varint (n: number): Uint8Array {
   out[out.length - 1] = n
   return out
 }
+
+/**
+ * Job streams open but idle: pooled at the requester between exchanges, or
+ * waiting at the worker for the next request. The link pool does not count
+ * them as work, so a link whose only streams are idle closes as idle (or
+ * makes room under the bound); closing the link drops its pooled streams.
+ */
+export const idleJobStreams = new WeakSet<object>()

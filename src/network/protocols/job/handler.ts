@@ -5,7 +5,7 @@ import type { Logger } from '../../../logger.js'
 import { decodeJobRequest, encodeJobResponse } from '../../codec.js'
 import type { JobRequest, JobResponse } from '../../codec.js'
 import { MAX_JOB_REQUEST_BYTES } from './constants.js'
-import { JobFrames, namedFramingError } from './framing.js'
+import { JobFrames, namedFramingError, idleJobStreams } from './framing.js'
 import { asError, withTimeout, wrapAbort } from '../../signals.js'
 
 export interface JobContext {
@@ -61,7 +61,8 @@ export async function serveJobStream (stream: Stream, from: string, handler: Job
   try {
     for (let exchange = 0; ; exchange++) {
       if (exchange > 0) {
-        const next = await frames.next(options.idleTimeout)
+        idleJobStreams.add(stream)
+        const next = await frames.next(options.idleTimeout).finally(() => { idleJobStreams.delete(stream) })
         if (next !== 'data') {
           if (next === 'idle') options.log('closing the job stream from %s: idle %d ms', from, options.idleTimeout)
           // no request is taken once this side has closed
