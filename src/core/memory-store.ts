@@ -73,6 +73,7 @@ export class MemoryStore implements NodeStore {
 
   async listReputation (): Promise<TrustRecord[]> { return [...this.reputation.values()] }
   async putReputation (record: TrustRecord): Promise<void> { this.reputation.set(record.peerId, record) }
+  async putReputations (records: readonly TrustRecord[]): Promise<void> { for (const r of records) this.reputation.set(r.peerId, r) }
 
   close (): void {}
 }

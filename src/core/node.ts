@@ -30,7 +30,7 @@ import { parseReceipt, verifyReceipt } from '../consensus/receipt.js'
 import { createRng } from '../consensus/select.js'
 import type { TrustRecord } from '../consensus/reputation.js'
 import type { ComparisonPolicy, Signer } from '../consensus/types.js'
-import { hashTensors, tensorsFromJSON } from '../tensor/index.js'
+import { hashTensorsAsync, tensorsFromJSON } from '../tensor/index.js'
 import type { NamedTensors, TypedArray } from '../tensor/index.js'
 import { ContributionControls } from './controls.js'
 import type { ContributeInit, ControlSignal, ControlState, PauseReason } from './controls.js'
@@ -719,8 +719,10 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const adaptive = options.adaptive === true ? {} : options.adaptive === false ? undefined : options.adaptive
     const startedAt = Date.now()
     // kept until the job ends: a reload or crash meanwhile shows it as interrupted at the next start
-    const pending = { jobId: `local-${randomHex(16)}`, modelHash: sha256, inputHash: hashTensors(tensors), startedAt }
-    await r.store.putPendingJob(pending)
+    const pending = { jobId: `local-${randomHex(16)}`, modelHash: sha256, inputHash: await hashTensorsAsync(tensors), startedAt }
+    // written while the job runs, and waited for before it is answered: a job
+    // is never reported done before its pending record was durable
+    const pendingWritten = r.store.putPendingJob(pending).then(() => true, (err: Error) => { log('could not record pending job: %s', err.message); return false })
     const requested = instant()
     let result: VerifiedJobResult
     try {
@@ -735,11 +737,13 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       const e = err as Error
       this.metricsBook.record({ kind: 'requested', at: Date.now(), ms: Date.now() - startedAt, ok: false })
       this.emit('job:failed', { modelHash: sha256, error: { name: e.name ?? 'Error', message: e.message ?? String(err) } })
+      await pendingWritten
       await r.store.putJob({ jobId: pending.jobId, role: 'requester', modelHash: sha256, inputHash: pending.inputHash, startedAt, finishedAt: Date.now(), status: e.name === 'NoQuorumError' ? 'no-quorum' : e.name === 'AbortError' ? 'aborted' : 'failed', peers: [] }).catch(() => {})
       await r.store.deletePendingJob(pending.jobId).catch(() => {})
       throw err
     }
     const receipted = instant()
+    await pendingWritten
     const receipt: StoredReceipt = { jobId: result.jobId, createdAt: Date.now(), modelHash: sha256, text: result.receiptText, status: 'accepted' }
     await r.store.putReceipt(receipt)
     const job: StoredJob = { jobId: result.jobId, role: 'requester', modelHash: sha256, inputHash: result.spec.inputHash, startedAt, finishedAt: Date.now(), status: 'accepted', peers: result.agreeing, ms: result.ms }
@@ -777,7 +781,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       health,
       deps: { ...requesterDeps(network, signer, { identityCostBits: this.identityCostBits }), ...(init.seed != null ? { random: createRng(init.seed) } : {}) },
       records,
-      persist: async (list) => { for (const rec of list) await store.putReputation(rec) },
+      persist: async (list) => { await store.putReputations(list) },
       share: async (message) => await network.publishObservation(message),
       shareRetraction: async (record) => await network.publishRetraction(record),
       localRun: async (hash, inputs, options) => await this.runReference(hash, inputs, options)

@@ -78,6 +78,8 @@ export interface NodeStore {
   deletePendingJob: (jobId: string) => Promise<void>
   listReputation: () => Promise<TrustRecord[]>
   putReputation: (record: TrustRecord) => Promise<void>
+  /** Several records in one write (one transaction in IndexedDB). */
+  putReputations: (records: readonly TrustRecord[]) => Promise<void>
   close: () => void
 }
 

@@ -13,7 +13,7 @@
  *   peers may run a job alone, with hidden late rechecks and canaries behind).
  */
 import { AbortError, NoQuorumError, NotEnoughPeersError, TimeoutError } from '../errors.js'
-import { hashTensors } from '../tensor/index.js'
+import { hashTensorsAsync } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from '../consensus/job.js'
 import { verifyVote } from '../consensus/vote.js'
@@ -165,7 +165,7 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
   )
   if (plan == null) throw new NotEnoughPeersError(`no selectable contributor for model ${init.modelHash.slice(0, 12)}`)
 
-  const inputHash = hashTensors(init.inputs)
+  const inputHash = await hashTensorsAsync(init.inputs)
   const makeSpec = (replicas: number, quorum: number): Dispatch => {
     const spec = createJobSpec({ modelHash: init.modelHash, inputHash, policy: init.policy, replicas, quorum, requester: deps.signer.peerId, nonce: deps.randomHex(16), createdAt: deps.now(), expiresAt: started + timeout })
     return { spec, req: { type: 'job', jobId: jobIdOf(spec), spec, inputs: init.inputs } }
@@ -260,6 +260,8 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
       void deps.send(peerId, d.req, { signal: AbortSignal.any([signal, controller.signal]) })
         .then(async (res) => {
           if (res.type === 'error') throw Object.assign(new Error(res.error.message), { name: res.error.name })
+          // hashed once here (WebCrypto for large outputs); the vote check, tally and receipt read it back
+          await hashTensorsAsync(res.outputs)
           const vote = await verifyVote(res.vote, deps.verifier, { jobId: d.req.jobId, modelHash: d.spec.modelHash, inputHash, output: res.outputs, expiresAt: d.spec.expiresAt })
           if (vote.body.peerId !== peerId) throw new Error('vote signed by another peer')
           progress({ type: 'vote', jobId, peerId, outputHash: vote.body.outputHash, ms: res.ms })

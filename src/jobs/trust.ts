@@ -105,6 +105,8 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
   private readonly recentLimit: number
   /** Canaries and re-verifications in flight. */
   private readonly background = new Set<Promise<void>>()
+  private saving = false
+  private saveAgain = false
   /** Re-verifications run one after another, so a flag never floods the network. */
   private reverifying: Promise<void> = Promise.resolve()
   private readonly random: () => number
@@ -158,7 +160,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
       if (disputed && err?.name === 'NoQuorumError' && this.components.localRun != null) this.track(this.runCanary(init))
       throw err
     } finally {
-      await this.save()
+      this.save()
       this.afterFlags(flagged)
       // an outvoted peer (a recheck's voter included) is suspect: its other
       // remembered answers are re-run too, before it is flagged
@@ -210,7 +212,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     } catch (err: any) {
       this.emit('canary:done', { modelHash: like.modelHash, failed, error: String(err?.message ?? err) })
     } finally {
-      await this.save()
+      this.save()
     }
   }
 
@@ -266,7 +268,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
       flagged = this.book.record(b.subject, 'dissented', { modelHash: b.modelHash, jobId: b.jobId, at: now })
     }
     this.emit('trust:observation', { subject: b.subject, observer: b.observer, action: weight.action, reason: weight.reason })
-    await this.save()
+    this.save()
     if (flagged) this.afterFlags([b.subject])
     return weight.action
   }
@@ -322,7 +324,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
         if (record !== undefined) await this.components.shareRetraction?.(record).catch((err: Error) => { log('sharing retraction of %s failed: %s', a.jobId.slice(0, 12), err.message) })
       }
     }
-    await this.save()
+    this.save()
   }
 
   /** A signed retraction record for a remembered job's receipt, or undefined when none was kept or signing failed. */
@@ -336,11 +338,25 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     }
   }
 
-  private async save (): Promise<void> {
-    try {
-      await this.components.persist?.(this.book.toRecords())
-    } catch (err: any) {
-      log('saving reputation failed: %s', err?.message)
-    }
+  /**
+   * Saves the book in the background, off the job's critical path: one write
+   * at a time, and calls meanwhile fold into one more write of the latest
+   * book. `settled()` waits for it.
+   */
+  private save (): void {
+    const persist = this.components.persist
+    if (persist == null) return
+    if (this.saving) { this.saveAgain = true; return }
+    this.saving = true
+    this.track((async () => {
+      do {
+        this.saveAgain = false
+        try {
+          await persist(this.book.toRecords())
+        } catch (err: any) {
+          log('saving reputation failed: %s', err?.message)
+        }
+      } while (this.saveAgain)
+    })().finally(() => { this.saving = false }))
   }
 }

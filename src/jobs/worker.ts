@@ -3,7 +3,7 @@
  * hand (fetching it from the requester when missing), run it, sign the vote.
  */
 import { InvalidMessageError, JobRejectedError } from '../errors.js'
-import { hashTensors } from '../tensor/index.js'
+import { hashTensorsAsync } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { jobIdOf } from '../consensus/job.js'
 import { signVote } from '../consensus/vote.js'
@@ -25,19 +25,20 @@ export async function handleJob (req: JobRequest, ctx: { from: string, signal: A
   const { spec } = req
   if (jobIdOf(spec) !== req.jobId) throw new InvalidMessageError('job id does not match the job spec')
   if (spec.requester !== ctx.from) throw new JobRejectedError('job spec names another requester')
-  if (hashTensors(req.inputs) !== spec.inputHash) throw new InvalidMessageError('inputs do not hash to the spec input hash')
+  if (await hashTensorsAsync(req.inputs) !== spec.inputHash) throw new InvalidMessageError('inputs do not hash to the spec input hash')
   if (deps.now() > spec.expiresAt) throw new JobRejectedError('job has expired')
   const seen = deps.replay?.check(req.jobId, spec.expiresAt, deps.now())
   if (seen === 'seen') throw new JobRejectedError('job id already answered (replayed request)')
   if (seen === 'expired') throw new JobRejectedError('job has expired')
   await deps.ensureModel(spec.modelHash, ctx.from, { signal: ctx.signal })
   const { outputs, numericClass, ms } = await deps.run(spec.modelHash, req.inputs, { signal: ctx.signal })
+  const outputHash = await hashTensorsAsync(outputs)
   const vote = await signVote(deps.signer, {
     v: 1,
     jobId: req.jobId,
     modelHash: spec.modelHash,
     inputHash: spec.inputHash,
-    outputHash: hashTensors(outputs),
+    outputHash,
     numericClass,
     peerId: deps.signer.peerId,
     signedAt: deps.now()

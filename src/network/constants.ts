@@ -72,3 +72,10 @@ export const DEFAULT_RELAY_BACKOFF_MAX_MS = 30_000
 export const DEFAULT_LINK_BACKOFF_INITIAL_MS = 1_000
 /** @default 30 s: longest wait between direct redials to one peer. */
 export const DEFAULT_LINK_BACKOFF_MAX_MS = 30_000
+/**
+ * 256 KiB: the largest message put on a WebRTC data channel (libp2p's default
+ * is 16 KiB, for go and rust peers; every peer here is js, on Chromium or
+ * node-datachannel, and both take 256 KiB messages). Fewer, larger messages
+ * cut the per-message cost of moving outputs and models.
+ */
+export const WEBRTC_MAX_MESSAGE_BYTES = 256 * 1024

@@ -16,6 +16,7 @@ import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipsubOpts } from '@libp2p/gossipsub'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
+import { WEBRTC_MAX_MESSAGE_BYTES } from './constants.js'
 
 export type PeerLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, pubsub: ReturnType<ReturnType<typeof gossipsub>> }>
 
@@ -104,7 +105,7 @@ export async function createPeerLibp2p (init: PeerLibp2pInit): Promise<PeerLibp2
     addresses: { listen: [...Array<string>(Math.max(1, init.relayCount)).fill('/p2p-circuit'), '/webrtc'] },
     transports: [
       webSockets(),
-      webRTC({ rtcConfiguration: { iceServers: [] } }),
+      webRTC({ rtcConfiguration: { iceServers: [] }, dataChannel: { maxMessageSize: WEBRTC_MAX_MESSAGE_BYTES } }),
       circuitRelayTransport()
     ],
     connectionEncrypters: [noise()],

@@ -314,6 +314,16 @@ export class Store {
     await Promise.all([tx.store.put(record), tx.done])
   }
 
+  /**
+   * Saves several reputation records in one transaction, with relaxed
+   * durability: a power cut may lose the last moment's updates (the book is
+   * rebuilt from later jobs), a reload or a crash of the tab does not.
+   */
+  async putReputations (records: readonly ReputationRecord[]): Promise<void> {
+    const tx = this.db.transaction('reputation', 'readwrite', { durability: 'relaxed' })
+    await Promise.all([...records.map(async (r) => await tx.store.put(r)), tx.done])
+  }
+
   async listReputation (): Promise<ReputationRecord[]> {
     return await this.db.getAll('reputation')
   }

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { canonicalBytes, createTensor, hashTensors, tensorsFromJSON, tensorsToJSON, tensorsFromWire, tensorsToWire } from './index.js'
+import type { NamedTensors } from './index.js'
+import { canonicalBytes, createTensor, hashTensors, hashTensorsAsync, sha256Hex, sha256HexAsync, SUBTLE_HASH_MIN_BYTES, tensorsFromJSON, tensorsToJSON, tensorsFromWire, tensorsToWire } from './index.js'
 
 describe('tensor codec', () => {
   it('hashes canonical bytes independent of key order', () => {
@@ -7,6 +8,30 @@ describe('tensor codec', () => {
     const b = { y: a.y, x: a.x }
     expect(hashTensors(a)).toBe(hashTensors(b))
     expect(hashTensors(a)).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('streams the same hash as sha256 of the canonical bytes, and WebCrypto gives it too', async () => {
+    const big = new Float32Array(SUBTLE_HASH_MIN_BYTES) // 4× the threshold in bytes: WebCrypto path
+    for (let i = 0; i < big.length; i++) big[i] = Math.sin(i)
+    for (const t of [
+      { b: createTensor('float32', [big.length], big), a: createTensor('int8', [3], new Int8Array([-1, 0, 1])) },
+      { x: createTensor('float32', [2], new Float32Array([1, 2])) } // below the threshold: JavaScript
+    ] as NamedTensors[]) {
+      const reference = sha256Hex(canonicalBytes(t))
+      expect(await hashTensorsAsync({ ...t })).toBe(reference)
+      expect(hashTensors({ ...t })).toBe(reference)
+    }
+    const bytes = canonicalBytes({ b: createTensor('float32', [big.length], big) })
+    expect(await sha256HexAsync(bytes)).toBe(sha256Hex(bytes))
+  })
+
+  it('remembers the hash of a tensor set: the async hash primes the sync one', async () => {
+    const t = { x: createTensor('float32', [SUBTLE_HASH_MIN_BYTES], new Float32Array(SUBTLE_HASH_MIN_BYTES)) }
+    const h = await hashTensorsAsync(t)
+    // changed in place after hashing (never done in the code base): the remembered hash shows it was not recomputed
+    ;(t.x.data as Float32Array)[0] = 1
+    expect(hashTensors(t)).toBe(h)
+    expect(hashTensors({ x: t.x })).not.toBe(h)
   })
 
   it('distinguishes dtype and dims with the same data bytes', () => {
