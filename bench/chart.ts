@@ -19,6 +19,7 @@ const COLORS: Record<StageKey, string> = {
   requesterQueue: '#c49c94',
   inputTransfer: '#1f77b4',
   workerChecks: '#aec7e8',
+  prepare: '#ffbb78',
   provisioning: '#ff7f0e',
   workerQueue: '#ffbb78',
   compute: '#2ca02c',

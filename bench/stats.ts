@@ -23,6 +23,7 @@ export interface TraceEntry { t: number, type: string, detail: any }
 export const STAGES = [
   { key: 'requesterModel', label: 'requester: model', what: 'the requester re-reads its copy of the model and re-hashes it' },
   { key: 'requesterQueue', label: 'requester: queueing', what: 'input hash, pending-job record, peer selection, job spec' },
+  { key: 'prepare', label: 'prepare (off the clock)', what: 'the replica fetches and loads a model it lacks, asked before the job; its answer deadline starts at ready' },
   { key: 'inputTransfer', label: 'input transfer', what: 'dispatch until the worker holds the decoded request (stream open, encode, send, decode)' },
   { key: 'workerChecks', label: 'worker: checks', what: 'input hash and replay check' },
   { key: 'provisioning', label: 'model provisioning', what: 'worker makes sure the model is loaded (one runtime query when cached; fetch and load when cold)' },
@@ -87,15 +88,19 @@ export function breakdown (input: BreakdownInput): JobBreakdown {
   out.critical = peer
   const dispatched = mine.find(e => e.detail.type === 'dispatched' && e.detail.peerId === peer)?.t ?? timing.requested
   st.requesterQueue = dispatched - timing.modelReady
+  // a replica that had to prepare got the job at `ready`
+  const readyAt = mine.find(e => e.detail.type === 'ready' && e.detail.peerId === peer)?.t
+  const sent = readyAt ?? dispatched
+  if (readyAt !== undefined) st.prepare = readyAt - dispatched
   st.tally = acceptedAt - last.t
   const s = input.served.get(peer)
   if (s == null) {
     out.unsplit = `replica ${peer.slice(-6)} left no trace: dispatch → vote is one stage`
     st.compute = Number(last.detail.ms) || 0
-    st.responseTransfer = last.t - dispatched - st.compute
+    st.responseTransfer = last.t - sent - st.compute
     return out
   }
-  st.inputTransfer = s.received - dispatched
+  st.inputTransfer = s.received - sent
   st.workerChecks = s.modelStart - s.received
   st.provisioning = s.queued - s.modelStart
   st.workerQueue = s.computeStarted - s.queued

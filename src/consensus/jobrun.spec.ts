@@ -202,6 +202,43 @@ describe('JobRun', () => {
     expect(started(['a']).run.nextTimeout()).toBeUndefined()
   })
 
+  it('a preparing replica has no answer clock until it is ready; then the clock starts at ready', () => {
+    const { run } = started(['a', 'b'], { replicaTimeoutMs: 1000 })
+    expect(run.step({ type: 'replica-preparing', at: 0, peerId: P('a') })).toEqual([])
+    run.step({ type: 'vote', at: 10, ballot: vote('b', GOOD) })
+    // ready at 900 (fetching and loading took 900 ms): it has until 1900 to answer
+    expect(run.step({ type: 'replica-ready', at: 900, peerId: P('a') })).toEqual([])
+    expect(run.nextTimeout()).toBe(1900)
+    expect(run.step({ type: 'tick', at: 1899 })).toEqual([])
+    // ready twice, or ready without preparing, moves nothing
+    expect(run.step({ type: 'replica-ready', at: 1500, peerId: P('a') })).toEqual([])
+    expect(run.step({ type: 'replica-ready', at: 1500, peerId: P('b') })).toEqual([])
+    expect(run.nextTimeout()).toBe(1900)
+    accepted(run.step({ type: 'vote', at: 1899, ballot: vote('a', GOOD) }))
+  })
+
+  it('a replica that cannot prepare, or is not ready in time, is replaced without a record against it', () => {
+    const { run } = started(['a', 'b', 'c'], { quorum: 2, replicaTimeoutMs: 1000 })
+    run.step({ type: 'replica-preparing', at: 0, peerId: P('a') })
+    run.step({ type: 'replica-preparing', at: 0, peerId: P('b') })
+    // b and c can still make the quorum: nobody more is asked yet, and nothing is recorded
+    expect(run.step({ type: 'replica-unavailable', at: 5, peerId: P('a'), reason: 'ModelNotFoundError: no holder' })).toEqual([])
+    run.step({ type: 'vote', at: 10, ballot: vote('c', GOOD) })
+    // b is still fetching when its time is up: cancelled and replaced, nothing recorded
+    expect(run.step({ type: 'tick', at: 1000 })).toEqual([
+      { type: 'cancel', peerId: P('b') },
+      { type: 'dispatch', count: 1, reason: 'replace', job: 'main' }
+    ])
+    expect(run.failures).toEqual([{ peerId: P('a'), reason: 'ModelNotFoundError: no holder' }, { peerId: P('b'), reason: 'not ready within 1000 ms' }])
+    // a late ready or vote from a dropped replica plays no part
+    expect(run.step({ type: 'replica-ready', at: 1001, peerId: P('b') })).toEqual([])
+    expect(run.step({ type: 'replica-unavailable', at: 1001, peerId: P('b'), reason: 'again' })).toEqual([])
+    run.step({ type: 'dispatched', at: 1000, jobId: MAIN, reason: 'replace', peers: [P('d')] })
+    const done = run.step({ type: 'vote', at: 1001, ballot: vote('d', GOOD) })
+    expect(records(done)).toEqual({ [P('c')]: 'agreed', [P('d')]: 'agreed' })
+    expect(done.filter((a) => a.type === 'record' && (a.peerId === P('a') || a.peerId === P('b')))).toEqual([])
+  })
+
   it('the deadline and an abort fail the job, cancelling what is in flight', () => {
     const { run } = started(['a', 'b'])
     run.step({ type: 'vote', at: 1, ballot: vote('a', GOOD) })

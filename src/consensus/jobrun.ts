@@ -6,7 +6,10 @@
  * a receipt's votes.
  *
  * Events in: `dispatched` (the shell sent a spec to these peers), `vote` (a
- * verified ballot), `replica-failed`, `tick` (time passes: replicas past
+ * verified ballot), `replica-failed`, `replica-preparing` / `replica-ready` /
+ * `replica-unavailable` (a replica fetching and loading the model first: its
+ * answer clock starts when it is ready, and one that cannot get ready is
+ * replaced without counting against it), `tick` (time passes: replicas past
  * `replicaTimeoutMs` count as failed), `deadline`, `abort`. Actions out:
  * `dispatch` (ask n more peers, and why), `record` (an outcome for the
  * reputation book), `cancel` (stop waiting for a replica), `accept`,
@@ -73,7 +76,12 @@ export interface JobRunParams {
   recheck?: boolean
   /** Most replicas ever asked, all reasons together. @default 7 */
   maxReplicas?: number
-  /** A replica that has not answered this long after its dispatch counts as failed. @default no per-replica limit */
+  /**
+   * A replica that has not answered this long after its dispatch (or after
+   * it said it was ready, when it prepared first) counts as failed; one
+   * still preparing this long after its dispatch is replaced without blame.
+   * @default no per-replica limit
+   */
   replicaTimeoutMs?: number
   /** Sybil grouping: one vote per group counts. @default each peer its own group */
   groupOf?: GroupOf
@@ -87,6 +95,12 @@ export type JobRunEvent =
   /** A ballot whose signature and binding the shell verified. */
   | { type: 'vote', at: number, ballot: Ballot }
   | { type: 'replica-failed', at: number, peerId: string, reason: string }
+  /** The replica fetches and loads the model before it is given the job: no answer clock yet. */
+  | { type: 'replica-preparing', at: number, peerId: string }
+  /** The replica has the model loaded: its answer clock starts at `at`. */
+  | { type: 'replica-ready', at: number, peerId: string }
+  /** The replica could not prepare (no model, refused, too slow): replaced, and not held against it. */
+  | { type: 'replica-unavailable', at: number, peerId: string, reason: string }
   | { type: 'tick', at: number }
   | { type: 'deadline', at: number }
   | { type: 'abort', at: number }
@@ -126,6 +140,8 @@ interface Assignment {
   reason: DispatchReason
   at: number
   state: 'inflight' | 'voted' | 'failed'
+  /** Fetching and loading the model: its answer clock has not started. */
+  preparing?: boolean
   failure?: string
 }
 
@@ -200,13 +216,33 @@ export class JobRun {
         this.evaluate(out)
         break
       }
+      case 'replica-preparing': {
+        const a = this.assignments.get(event.peerId)
+        if (!this.decided && a !== undefined && a.state === 'inflight') a.preparing = true
+        break
+      }
+      case 'replica-ready': {
+        const a = this.assignments.get(event.peerId)
+        if (this.decided || a === undefined || a.state !== 'inflight' || a.preparing !== true) return out
+        a.preparing = false
+        a.at = event.at
+        break
+      }
+      case 'replica-unavailable': {
+        const a = this.assignments.get(event.peerId)
+        if (this.decided || a === undefined || a.state !== 'inflight') return out
+        this.dropReplica(a, event.reason)
+        this.evaluate(out)
+        break
+      }
       case 'tick': {
         const limit = this.params.replicaTimeoutMs
         if (this.decided || limit === undefined) return out
         let any = false
         for (const a of this.order) {
           if (a.state === 'inflight' && event.at - a.at >= limit) {
-            this.failReplica(a, `no answer within ${limit} ms`, out)
+            if (a.preparing === true) this.dropReplica(a, `not ready within ${limit} ms`)
+            else this.failReplica(a, `no answer within ${limit} ms`, out)
             out.push({ type: 'cancel', peerId: a.peerId })
             any = true
           }
@@ -280,6 +316,13 @@ export class JobRun {
     a.failure = reason
     // Slow, silent or refusing: never counted as cheating, but it lowers the peer's selection weight.
     out.push({ type: 'record', peerId: a.peerId, outcome: 'failed-to-answer', jobId: this.params.jobId, sole: false })
+  }
+
+  /** Not there to answer (it could not prepare): replaced like a failure, but nothing is recorded against it. */
+  private dropReplica (a: Assignment, reason: string): void {
+    a.state = 'failed'
+    a.preparing = false
+    a.failure = reason
   }
 
   private fail (reason: FailReason, detail: string, out: JobRunAction[]): void {

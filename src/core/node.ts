@@ -17,7 +17,7 @@ import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToByte
 import { ModelRegistry } from '../inference/registry.js'
 import type { ModelProgressDetail, ModelRef } from '../inference/registry.js'
 import type { ModelManifest } from '../models/manifest.js'
-import { handleJob } from '../jobs/worker.js'
+import { handleJob, handlePrepare } from '../jobs/worker.js'
 import { randomHex, requesterDeps } from '../jobs/deps.js'
 import { Requester } from '../jobs/trust.js'
 import type { RequesterInit } from '../jobs/trust.js'
@@ -445,6 +445,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const replay = new ReplayGuard()
     network.onJob(async (req, ctx) => {
       if (this.controls.state.paused) throw new PeerPausedError(`paused (${this.controls.state.reasons.join(', ')})`)
+      if (req.type === 'prepare') return await handlePrepare(req, ctx, { ensureModel: async (hash, from, { signal }) => { await this.ensureLoaded(parts, hash, { signal, hint: from }) } })
       const t0 = performance.now()
       const received = instant()
       const timing: ServedTiming = { received, modelStart: received, modelReady: received, queued: received, computeStarted: received, computeDone: received, answered: received, computeMs: 0 }

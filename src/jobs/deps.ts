@@ -2,6 +2,8 @@ import type { Network } from '../network/network.js'
 import { libp2pVerifier } from '../network/keys.js'
 import { checkIdentityPuzzle } from '../consensus/identity-cost.js'
 import type { Signer } from '../consensus/types.js'
+import { InvalidMessageError } from '../errors.js'
+import { PreparedReplicas } from './prepared.js'
 import type { RequesterDeps } from './requester.js'
 
 /** Hex of `n` random bytes from the platform CSPRNG (browsers and Node). */
@@ -42,6 +44,14 @@ export function requesterDeps (network: Network, signer: Signer, options: Reques
     // requester draws the same peers from the same set whatever order the sample came in
     candidates: () => network.getContributors().filter(p => bits <= 0 || pays(p.peerId, p.announcement?.identityNonce)).map(p => ({ peerId: p.peerId, numericClass: p.announcement?.numericClass ?? 'unknown/unknown/t1/unknown', live: true })).sort((a, b) => (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)),
     send: async (peerId, req, { signal }) => await network.requestJob(peerId, req, { signal }),
+    prepareReplica: async (peerId, req, { signal }) => {
+      const res = await network.requestJob(peerId, req, { signal })
+      if (res.type === 'ready') return res.ms
+      // the worker's own error, by name (ModelNotFoundError, PeerPausedError, …)
+      if (res.type === 'error') throw Object.assign(new Error(res.error.message), { name: res.error.name })
+      throw new InvalidMessageError(`expected ready, got ${res.type}`)
+    },
+    prepared: new PreparedReplicas(),
     random: Math.random,
     now: Date.now,
     randomHex,

@@ -11,6 +11,8 @@ import { handleJob } from './worker.js'
 import { runVerifiedJob } from './requester.js'
 import type { RequesterDeps } from './requester.js'
 import { Requester } from './trust.js'
+import { PreparedReplicas } from './prepared.js'
+import type { JobProgress } from './requester.js'
 import { ReputationBook } from '../consensus/reputation.js'
 import { REVERIFY_MODE } from '../consensus/replication.js'
 import { createRng } from '../consensus/select.js'
@@ -91,6 +93,34 @@ describe('runVerifiedJob (fixed k)', () => {
     expect(r.outputHash).toBe(expected)
     expect(r.agreeing.length).toBeGreaterThanOrEqual(2)
     expect((await verifyReceipt(r.receiptText, libp2pVerifier)).ok).toBe(true)
+  })
+
+  it('asks replicas to prepare before the job, replaces one that cannot without blame, and sends prepared ones jobs straight', async () => {
+    const { deps, peers } = world(['honest', 'honest', 'honest', 'honest'])
+    const asked: string[] = []
+    deps.prepared = new PreparedReplicas()
+    deps.prepareReplica = async (peerId) => {
+      asked.push(peerId)
+      if (peerId === pool[0].peerId) throw Object.assign(new Error('no holder has it'), { name: 'ModelNotFoundError' })
+      return 5
+    }
+    const events: JobProgress[] = []
+    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 4, quorum: 3 }, { onProgress: (p) => events.push(p) })
+    expect(r.outputHash).toBe(expected)
+    expect(r.failed).toEqual([{ peerId: pool[0].peerId, reason: 'ModelNotFoundError: no holder has it' }])
+    // never sent the job, and nothing held against it
+    expect(peers.get(pool[0].peerId)?.asked).toBe(0)
+    expect(deps.book.get(pool[0].peerId)).toBeUndefined()
+    // each ready replica: preparing, then ready, then its vote
+    for (const p of pool.slice(1, 4)) {
+      const mine = events.filter(e => 'peerId' in e && e.peerId === p.peerId).map(e => e.type)
+      expect(mine).toEqual(['dispatched', 'preparing', 'ready', 'vote'])
+    }
+    // the next job goes straight to the three that were ready; only the one that could not is asked to prepare again
+    asked.length = 0
+    await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 3, exclude: new Set([pool[0].peerId]) })
+    expect(asked).toEqual([])
+    expect(pool.slice(1, 4).map(p => peers.get(p.peerId)?.asked)).toEqual([2, 2, 2])
   })
 
   it('replaces a failed replica with a fresh peer', async () => {

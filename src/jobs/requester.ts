@@ -12,7 +12,7 @@
  * - adaptive (`adaptive` given): planReplication (BOINC style: established
  *   peers may run a job alone, with hidden late rechecks and canaries behind).
  */
-import { AbortError, NoQuorumError, NotEnoughPeersError, TimeoutError } from '../errors.js'
+import { AbortError, InvalidMessageError, NoQuorumError, NotEnoughPeersError, TimeoutError } from '../errors.js'
 import { hashTensorsAsync } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from '../consensus/job.js'
@@ -28,7 +28,8 @@ import type { ReputationBook } from '../consensus/reputation.js'
 import type { GroupOf } from '../consensus/groups.js'
 import type { AdaptiveOptions } from '../consensus/replication.js'
 import type { Ballot, ComparisonPolicy, JobSpec, SignatureVerifier, Signer } from '../consensus/types.js'
-import type { JobRequest, JobResponse } from '../network/codec.js'
+import type { JobRequest, JobResponse, PrepareRequest } from '../network/codec.js'
+import type { PreparedReplicas } from './prepared.js'
 import { createLogger } from '../logger.js'
 
 const log = createLogger('requester')
@@ -78,6 +79,10 @@ export interface VerifiedJobInit {
 export type JobProgress =
   | { type: 'waiting-for-peers', have: number, need: number }
   | { type: 'dispatched', jobId: string, peerId: string, reason: 'initial' | 'recheck' | 'replace' | 'dispute' }
+  /** The replica fetches and loads the model before it is sent the job (its answer clock waits). */
+  | { type: 'preparing', jobId: string, peerId: string }
+  /** The replica has the model loaded: the job goes to it now. `ms`: its own time to prepare. */
+  | { type: 'ready', jobId: string, peerId: string, ms: number }
   | { type: 'vote', jobId: string, peerId: string, outputHash: string, ms: number }
   | { type: 'failed-replica', jobId: string, peerId: string, reason: string }
   | { type: 'escalated', jobId: string, reason: 'recheck' | 'replace' | 'dispute', add: number }
@@ -119,6 +124,14 @@ export interface RequesterDeps {
   /** Contributors able to take jobs now (excluding self), with their announced class. */
   candidates: () => Candidate[]
   send: (peerId: string, req: JobRequest, options: { signal: AbortSignal }) => Promise<JobResponse>
+  /**
+   * Asks a replica to fetch and load the model before it is sent the job;
+   * resolves with the replica's own time to prepare (ms), rejects when it
+   * cannot. Without it, replicas provision inside the job (on its clock).
+   */
+  prepareReplica?: (peerId: string, req: PrepareRequest, options: { signal: AbortSignal }) => Promise<number>
+  /** Replicas known to hold a model loaded: they skip the prepare round trip. */
+  prepared?: PreparedReplicas
   random: () => number
   now: () => number
   randomHex: (bytes: number) => string
@@ -257,21 +270,44 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
       const controller = new AbortController()
       replicas.set(peerId, controller)
       progress({ type: 'dispatched', jobId, peerId, reason })
-      void deps.send(peerId, d.req, { signal: AbortSignal.any([signal, controller.signal]) })
+      const replicaSignal = AbortSignal.any([signal, controller.signal])
+      const modelHash = d.spec.modelHash
+      const prepare = deps.prepareReplica
+      const ready = prepare == null || deps.prepared?.has(peerId, modelHash) === true
+        ? Promise.resolve(true)
+        : (async () => {
+            feed({ type: 'replica-preparing', at: deps.now(), peerId })
+            progress({ type: 'preparing', jobId, peerId })
+            try {
+              const ms = await prepare(peerId, { type: 'prepare', jobId: d.req.jobId, modelHash }, { signal: replicaSignal })
+              deps.prepared?.add(peerId, modelHash)
+              progress({ type: 'ready', jobId, peerId, ms })
+              feed({ type: 'replica-ready', at: deps.now(), peerId })
+              return true
+            } catch (err) {
+              // not there to answer: replaced, and not held against it
+              if (!done && !controller.signal.aborted) feed({ type: 'replica-unavailable', at: deps.now(), peerId, reason: describeError(err) })
+              return false
+            }
+          })()
+      void ready
+        .then(async (ok) => ok ? await deps.send(peerId, d.req, { signal: replicaSignal }) : undefined)
         .then(async (res) => {
+          if (res === undefined) return
           if (res.type === 'error') throw Object.assign(new Error(res.error.message), { name: res.error.name })
+          if (res.type !== 'result') throw new InvalidMessageError(`expected a result, got ${res.type}`)
           // hashed once here (WebCrypto for large outputs); the vote check, tally and receipt read it back
           await hashTensorsAsync(res.outputs)
           const vote = await verifyVote(res.vote, deps.verifier, { jobId: d.req.jobId, modelHash: d.spec.modelHash, inputHash, output: res.outputs, expiresAt: d.spec.expiresAt })
           if (vote.body.peerId !== peerId) throw new Error('vote signed by another peer')
           progress({ type: 'vote', jobId, peerId, outputHash: vote.body.outputHash, ms: res.ms })
+          deps.prepared?.add(peerId, modelHash)
           feed({ type: 'vote', at: deps.now(), ballot: { vote, output: res.outputs } })
         })
         .catch((err: unknown) => {
+          deps.prepared?.delete(peerId, modelHash)
           if (done || controller.signal.aborted) return
-          const e = err as { name?: unknown, message?: unknown }
-          const reason = typeof e?.message === 'string' ? `${String(e.name ?? 'Error')}: ${e.message}` : String(err)
-          feed({ type: 'replica-failed', at: deps.now(), peerId, reason })
+          feed({ type: 'replica-failed', at: deps.now(), peerId, reason: describeError(err) })
         })
     }
 
@@ -304,4 +340,9 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
     carryOut(run.start())
     if (signal.aborted) onAbort()
   })
+}
+
+function describeError (err: unknown): string {
+  const e = err as { name?: unknown, message?: unknown }
+  return typeof e?.message === 'string' ? `${String(e.name ?? 'Error')}: ${e.message}` : String(err)
 }

@@ -9,7 +9,7 @@ import { jobIdOf } from '../consensus/job.js'
 import { signVote } from '../consensus/vote.js'
 import type { Signer } from '../consensus/types.js'
 import type { ReplayGuard } from '../consensus/replay.js'
-import type { JobRequest, JobResponse } from '../network/codec.js'
+import type { JobRequest, JobResponse, PrepareRequest } from '../network/codec.js'
 
 export interface WorkerDeps {
   signer: Signer
@@ -44,4 +44,15 @@ export async function handleJob (req: JobRequest, ctx: { from: string, signal: A
     signedAt: deps.now()
   })
   return { type: 'result', jobId: req.jobId, vote, outputs, ms }
+}
+
+/**
+ * Answers a prepare: fetches and loads the model (from the requester, or
+ * another holder) before the job itself comes, so that none of it runs on the
+ * job's answer clock. Resolves `ready` with how long that took.
+ */
+export async function handlePrepare (req: PrepareRequest, ctx: { from: string, signal: AbortSignal }, deps: Pick<WorkerDeps, 'ensureModel'>): Promise<JobResponse> {
+  const t0 = performance.now()
+  await deps.ensureModel(req.modelHash, ctx.from, { signal: ctx.signal })
+  return { type: 'ready', jobId: req.jobId, ms: Math.max(0, performance.now() - t0) }
 }

@@ -32,9 +32,20 @@ function expectName (fn: () => unknown, name: string, msg?: string): void {
 }
 
 describe('job protocol codec', () => {
+  it('round-trips a prepare and its ready, and validates both', () => {
+    const jobId = 'a'.repeat(64)
+    const modelHash = 'b'.repeat(64)
+    expect(decodeJobRequest(encodeJobRequest({ type: 'prepare', jobId, modelHash }), 1024)).toEqual({ type: 'prepare', jobId, modelHash })
+    expect(decodeJobResponse(encodeJobResponse({ type: 'ready', jobId, ms: 812.5 }), 1024)).toEqual({ type: 'ready', jobId, ms: 812.5 })
+    expect(() => decodeJobRequest(encode({ v: 1, type: 'prepare', jobId, modelHash: 'nope' }), 1024)).toThrow(/modelHash/)
+    expect(() => decodeJobResponse(encode({ v: 1, type: 'ready', jobId, ms: -1 }), 1024)).toThrow(/ms/)
+    expect(() => decodeJobRequest(encode({ v: 1, type: 'other', jobId }), 1024)).toThrow(/job or prepare/)
+  })
+
   it('round-trips a job request and result', async () => {
     const { spec, jobId, signer } = await fixture()
     const req = decodeJobRequest(encodeJobRequest({ type: 'job', jobId, spec, inputs }), 1 << 20)
+    if (req.type !== 'job') throw new Error('decoded a prepare')
     expect(req.jobId).toBe(jobId)
     expect(req.spec).toEqual(spec)
     expect(hashTensors(req.inputs)).toBe(hashTensors(inputs))

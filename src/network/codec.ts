@@ -21,8 +21,24 @@ export interface JobRequest {
   inputs: NamedTensors
 }
 
+/**
+ * Asks a worker to fetch and load a job's model before it is sent the job,
+ * so that provisioning never runs on the job's answer clock. Answered `ready`
+ * (with how long it took) or a typed error.
+ */
+export interface PrepareRequest {
+  type: 'prepare'
+  /** The job it prepares for (the spec follows in the job request). */
+  jobId: string
+  modelHash: string
+}
+
+/** What a job stream carries from requester to worker, one at a time. */
+export type JobStreamRequest = JobRequest | PrepareRequest
+
 export type JobResponse =
   | { type: 'result', jobId: string, vote: SignedVote, outputs: NamedTensors, ms: number }
+  | { type: 'ready', jobId: string, ms: number }
   | { type: 'error', jobId: string, error: { name: string, message: string } }
 
 export type ModelRequest = { type: 'model-request', sha256: string }
@@ -110,24 +126,28 @@ function errorField (m: Record<string, unknown>): { name: string, message: strin
   return { name: str(r, 'name', 64), message: typeof r.message === 'string' ? r.message.slice(0, 1024) : '' }
 }
 
-export function encodeJobRequest (req: JobRequest): Uint8Array {
+export function encodeJobRequest (req: JobStreamRequest): Uint8Array {
+  if (req.type === 'prepare') return encodeMessage({ type: 'prepare', jobId: req.jobId, modelHash: req.modelHash })
   return encodeMessage({ type: 'job', jobId: req.jobId, spec: req.spec, inputs: tensorsToWire(req.inputs) })
 }
 
-export function decodeJobRequest (bytes: Uint8Array, maxBytes: number): JobRequest {
+export function decodeJobRequest (bytes: Uint8Array, maxBytes: number): JobStreamRequest {
   const m = decodeMessage(bytes, maxBytes)
-  if (m.type !== 'job') throw new InvalidMessageError(`expected a job message, got ${showValue(m.type)}`)
+  if (m.type === 'prepare') return { type: 'prepare', jobId: hash(m, 'jobId'), modelHash: hash(m, 'modelHash') }
+  if (m.type !== 'job') throw new InvalidMessageError(`expected a job or prepare message, got ${showValue(m.type)}`)
   return { type: 'job', jobId: hash(m, 'jobId'), spec: validateJobSpec(m.spec), inputs: tensors(m, 'inputs') }
 }
 
 export function encodeJobResponse (res: JobResponse): Uint8Array {
   if (res.type === 'error') return encodeMessage(res)
+  if (res.type === 'ready') return encodeMessage({ type: 'ready', jobId: res.jobId, ms: res.ms })
   return encodeMessage({ type: 'result', jobId: res.jobId, vote: res.vote, outputs: tensorsToWire(res.outputs), ms: res.ms })
 }
 
 export function decodeJobResponse (bytes: Uint8Array, maxBytes: number): JobResponse {
   const m = decodeMessage(bytes, maxBytes)
   if (m.type === 'error') return { type: 'error', jobId: hash(m, 'jobId'), error: errorField(m) }
+  if (m.type === 'ready') return { type: 'ready', jobId: hash(m, 'jobId'), ms: num(m, 'ms') }
   if (m.type !== 'result') throw new InvalidMessageError(`expected a result message, got ${showValue(m.type)}`)
   let vote: SignedVote
   try {

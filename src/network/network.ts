@@ -39,7 +39,7 @@ import { createLogger } from '../logger.js'
 import { createPeerLibp2p } from './libp2p.js'
 import type { PeerLibp2p } from './libp2p.js'
 import { announcementOf } from './codec.js'
-import type { Announcement, JobRequest, JobResponse, ObservationMessage } from './codec.js'
+import type { Announcement, JobStreamRequest, JobResponse, ObservationMessage } from './codec.js'
 import { DEFAULT_DIAL_TIMEOUT_MS } from './constants.js'
 import { Gossip } from './gossip.js'
 import type { ObservationEvent } from './gossip.js'
@@ -439,7 +439,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
    * (resent once over a fresh link if the old one fails before the request is
    * out). A peer that cannot be linked leaves the replica pool.
    */
-  async requestJob (peerId: string, req: JobRequest, options: JobRequestOptions = {}): Promise<JobResponse> {
+  async requestJob (peerId: string, req: JobStreamRequest, options: JobRequestOptions = {}): Promise<JobResponse> {
     const parts = this.requireParts()
     try {
       return await parts.jobs.request(peerId, req, options)

@@ -4,7 +4,7 @@ import { AbortError, InvalidMessageError, TimeoutError } from '../../../errors.j
 import type { AbortOptions } from '../../../abort.js'
 import type { Logger } from '../../../logger.js'
 import { decodeJobResponse, encodeJobRequest } from '../../codec.js'
-import type { JobRequest, JobResponse } from '../../codec.js'
+import type { JobStreamRequest, JobResponse } from '../../codec.js'
 import { asError, withTimeout, wrapAbort } from '../../signals.js'
 import type { LinkDialer } from '../../links.js'
 import { JOB_PROTOCOL, JOB_STREAM_CLOSE_GRACE_MS, MAX_JOB_RESPONSE_BYTES } from './constants.js'
@@ -130,7 +130,7 @@ export class JobStreamPool {
  * MessageTooLargeError, without reading its body; one not complete within the
  * timeout fails with TimeoutError.
  */
-export async function requestJob (links: LinkDialer, pool: JobStreamPool, peerId: string, req: JobRequest, options: RequestJobOptions): Promise<JobResponse> {
+export async function requestJob (links: LinkDialer, pool: JobStreamPool, peerId: string, req: JobStreamRequest, options: RequestJobOptions): Promise<JobResponse> {
   const signal = withTimeout(options.signal, options.timeout)
   let reuse = true
   let redialled = false

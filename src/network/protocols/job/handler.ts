@@ -3,7 +3,7 @@ import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 import { AbortError, InvalidMessageError, JobRejectedError, TimeoutError } from '../../../errors.js'
 import type { Logger } from '../../../logger.js'
 import { decodeJobRequest, encodeJobResponse } from '../../codec.js'
-import type { JobRequest, JobResponse } from '../../codec.js'
+import type { JobStreamRequest, JobResponse } from '../../codec.js'
 import { MAX_JOB_REQUEST_BYTES } from './constants.js'
 import { JobFrames, namedFramingError, idleJobStreams } from './framing.js'
 import { asError, withTimeout, wrapAbort } from '../../signals.js'
@@ -14,7 +14,8 @@ export interface JobContext {
   signal: AbortSignal
 }
 
-export type JobHandler = (req: JobRequest, ctx: JobContext) => Promise<JobResponse>
+/** Answers one request of a job stream: a job (with a result) or a prepare (with ready). */
+export type JobHandler = (req: JobStreamRequest, ctx: JobContext) => Promise<JobResponse>
 
 export interface ServeJobOptions {
   /** Longest one exchange may take: its request read, the handler and its response (ms). */

@@ -14,7 +14,7 @@ import { jobProtocol } from './index.js'
 import type { JobHandler, JobProtocol, JobProtocolInit } from './index.js'
 import { MAX_JOB_REQUEST_BYTES, MAX_JOB_RESPONSE_BYTES } from './constants.js'
 import { decodeJobRequest, decodeJobResponse, encodeJobRequest, encodeJobResponse } from '../../codec.js'
-import type { JobRequest, JobResponse } from '../../codec.js'
+import type { JobRequest, JobResponse, JobStreamRequest } from '../../codec.js'
 import { createTensor, hashTensors } from '../../../tensor/index.js'
 import type { NamedTensors } from '../../../tensor/index.js'
 import { jobIdOf } from '../../../consensus/job.js'
@@ -40,7 +40,8 @@ function jobRequest (inputs: NamedTensors = { x: createTensor('float32', [1, 4],
   return { type: 'job', jobId: jobIdOf(spec), spec, inputs }
 }
 
-async function resultFor (req: JobRequest, outputs: NamedTensors = { y: createTensor('float32', [1, 2], new Float32Array([0.5, -0.5])) }): Promise<JobResponse> {
+async function resultFor (req: JobStreamRequest, outputs: NamedTensors = { y: createTensor('float32', [1, 2], new Float32Array([0.5, -0.5])) }): Promise<JobResponse> {
+  if (req.type === 'prepare') return { type: 'ready', jobId: req.jobId, ms: 3 }
   const { spec, jobId } = req
   const vote = await signVote(signer, { jobId, modelHash: spec.modelHash, inputHash: spec.inputHash, outputHash: hashTensors(outputs), numericClass: 'test/cpu/t1/node', signedAt: spec.createdAt + 5 })
   return { type: 'result', jobId, vote, outputs, ms: 1 }
@@ -370,7 +371,7 @@ describe('job protocol, serving side, against hostile requesters', () => {
     const req = jobRequest(big((5 << 20) / 4))
     const outputs = big((6 << 20) / 4)
     const seen: string[] = []
-    const { serve } = await worker({ requestReadTimeout: 3_000 }, async (r) => { seen.push(hashTensors(r.inputs)); return await resultFor(r, outputs) })
+    const { serve } = await worker({ requestReadTimeout: 3_000 }, async (r) => { if (r.type === 'job') seen.push(hashTensors(r.inputs)); return await resultFor(r, outputs) })
     const { jobs } = requester({}, { worker: serve })
     const res = await jobs.request('worker', req, { timeout: 4_000 })
     await jobs.stop()

@@ -1,6 +1,6 @@
 import type { Connection, Startable, Stream, StreamHandlerOptions } from '@libp2p/interface'
 import { createLogger } from '../../../logger.js'
-import type { JobRequest, JobResponse } from '../../codec.js'
+import type { JobStreamRequest, JobResponse } from '../../codec.js'
 import { JobStreamPool, requestJob } from './client.js'
 import { serveJobStream } from './handler.js'
 import type { JobHandler } from './handler.js'
@@ -57,7 +57,7 @@ export class JobProtocol implements Startable {
   /** Serves incoming jobs with `handler` (until then they are refused with JobRejectedError). */
   onJob (handler: JobHandler): void { this.handler = handler }
 
-  async request (peerId: string, req: JobRequest, options: JobRequestOptions = {}): Promise<JobResponse> {
+  async request (peerId: string, req: JobStreamRequest, options: JobRequestOptions = {}): Promise<JobResponse> {
     const timeout = options.timeout ?? this.timeout
     // the wait for a turn counts against the request's own timeout
     const signal = withTimeout(options.signal, timeout)
