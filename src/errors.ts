@@ -133,3 +133,6 @@ export function showValue (v: unknown): string {
   if (v == null || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v)
   return Array.isArray(v) ? 'an array' : `a ${typeof v}`
 }
+
+/** A worker was asked for outputs it does not hold (never answered that job for this requester, or they expired). */
+export class OutputNotHeldError extends CrosscheckError { static override readonly name = 'OutputNotHeldError' }

@@ -17,7 +17,8 @@ import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToByte
 import { ModelRegistry } from '../inference/registry.js'
 import type { ModelProgressDetail, ModelRef } from '../inference/registry.js'
 import type { ModelManifest } from '../models/manifest.js'
-import { handleJob, handlePrepare } from '../jobs/worker.js'
+import { handleJob, handleOutput, handlePrepare } from '../jobs/worker.js'
+import { HeldOutputs } from '../jobs/held-outputs.js'
 import { randomHex, requesterDeps } from '../jobs/deps.js'
 import { Requester } from '../jobs/trust.js'
 import type { RequesterInit } from '../jobs/trust.js'
@@ -443,7 +444,9 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
 
   private serveJobs (network: Network, parts: Pick<Running, 'store' | 'runtime' | 'registry' | 'signer'>): void {
     const replay = new ReplayGuard()
+    const held = new HeldOutputs()
     network.onJob(async (req, ctx) => {
+      if (req.type === 'output') return handleOutput(req, ctx, held)
       if (this.controls.state.paused) throw new PeerPausedError(`paused (${this.controls.state.reasons.join(', ')})`)
       if (req.type === 'prepare') return await handlePrepare(req, ctx, { ensureModel: async (hash, from, { signal }) => { await this.ensureLoaded(parts, hash, { signal, hint: from }) } })
       const t0 = performance.now()
@@ -453,6 +456,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
         signer: parts.signer,
         now: Date.now,
         replay,
+        held,
         // fetching a model is not computing: it stays outside the one-at-a-time queue
         ensureModel: async (hash, from, { signal }) => {
           timing.modelStart = instant()

@@ -52,6 +52,12 @@ export function requesterDeps (network: Network, signer: Signer, options: Reques
       throw new InvalidMessageError(`expected ready, got ${res.type}`)
     },
     prepared: new PreparedReplicas(),
+    fetchOutput: async (peerId, jobId, { signal }) => {
+      const res = await network.requestJob(peerId, { type: 'output', jobId }, { signal })
+      if (res.type === 'output') return res.outputs
+      if (res.type === 'error') throw Object.assign(new Error(res.error.message), { name: res.error.name })
+      throw new InvalidMessageError(`expected outputs, got ${res.type}`)
+    },
     random: Math.random,
     now: Date.now,
     randomHex,

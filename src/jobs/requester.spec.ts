@@ -7,7 +7,8 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import { createTensor, hashTensors } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { identityFromSeed, libp2pVerifier, signerFromPrivateKey } from '../network/keys.js'
-import { handleJob } from './worker.js'
+import { handleJob, handleOutput } from './worker.js'
+import { HeldOutputs } from './held-outputs.js'
 import { runVerifiedJob } from './requester.js'
 import type { RequesterDeps } from './requester.js'
 import { Requester } from './trust.js'
@@ -34,7 +35,7 @@ const inputs = { x: createTensor('float32', [1, 3], new Float32Array([1, 2, 3]))
 // the "model": y = 2x
 const model = (x: NamedTensors): NamedTensors => ({ y: createTensor('float32', [1, 3], (x.x.data as Float32Array).map(v => v * 2)) })
 
-interface FakePeer { signer: Signer, behaviour: Behaviour, asked: number }
+interface FakePeer { signer: Signer, behaviour: Behaviour, asked: number, held: HeldOutputs, fetched: number }
 
 let requesterSigner: Signer
 const pool: Signer[] = []
@@ -47,7 +48,7 @@ beforeAll(async () => {
 
 function world (behaviours: Behaviour[], book = new ReputationBook({ establishedAfter: 3 }), hold?: (req: JobRequest) => Promise<void> | undefined): { deps: RequesterDeps, peers: Map<string, FakePeer> } {
   const peers = new Map<string, FakePeer>()
-  behaviours.forEach((behaviour, i) => peers.set(pool[i].peerId, { signer: pool[i], behaviour, asked: 0 }))
+  behaviours.forEach((behaviour, i) => peers.set(pool[i].peerId, { signer: pool[i], behaviour, asked: 0, held: new HeldOutputs(), fetched: 0 }))
   let t = 1_700_000_000_000
   const rng = createRng(7)
   const deps: RequesterDeps = {
@@ -59,6 +60,14 @@ function world (behaviours: Behaviour[], book = new ReputationBook({ established
     now: () => (t += 1),
     randomHex: (n) => Array.from({ length: n }, () => Math.floor(rng() * 256).toString(16).padStart(2, '0')).join(''),
     waitForPeers: async () => { await new Promise(resolve => setTimeout(resolve, 5)) },
+    fetchOutput: async (peerId, jobId) => {
+      const p = peers.get(peerId)
+      if (p == null) throw new Error('unknown peer')
+      p.fetched++
+      const res = handleOutput({ type: 'output', jobId }, { from: requesterSigner.peerId }, p.held)
+      if (res.type !== 'output') throw new Error('no outputs')
+      return res.outputs
+    },
     send: async (peerId: string, req: JobRequest, { signal }): Promise<JobResponse> => {
       const p = peers.get(peerId)
       if (p == null) throw new Error('unknown peer')
@@ -71,6 +80,7 @@ function world (behaviours: Behaviour[], book = new ReputationBook({ established
       return await handleJob(req, { from: requesterSigner.peerId, signal: new AbortController().signal }, {
         signer: p.signer,
         now: () => t,
+        held: p.held,
         ensureModel: async () => {},
         run: async (_hash, x) => {
           const honest = model(x)
@@ -121,6 +131,41 @@ describe('runVerifiedJob (fixed k)', () => {
     await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 3, exclude: new Set([pool[0].peerId]) })
     expect(asked).toEqual([])
     expect(pool.slice(1, 4).map(p => peers.get(p.peerId)?.asked)).toEqual([2, 2, 2])
+  })
+
+  it('moves one copy of an agreed output: the others vote with the hash alone, and a differing vote\'s outputs are fetched', async () => {
+    const { deps, peers } = world(['honest', 'honest', 'honest'])
+    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 3 })
+    expect(r.outputHash).toBe(expected)
+    expect([...peers.values()].map(p => p.fetched)).toEqual([0, 0, 0])
+    expect(new Set(r.ballots.map(b => b.output)).size).toBe(1)
+    expect((await verifyReceipt(r.receiptText, libp2pVerifier)).ok).toBe(true)
+    // a liar among them: its outputs are fetched (to be compared), and it is outvoted
+    const w = world(['wrong', 'honest', 'honest', 'honest'])
+    let fetched = 0
+    for (let i = 0; i < 6; i++) {
+      const before = [...w.peers.values()].reduce((n, p) => n + p.fetched, 0)
+      const res = await runVerifiedJob(w.deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })
+      expect(res.outputHash).toBe(expected)
+      fetched += [...w.peers.values()].reduce((n, p) => n + p.fetched, 0) - before
+    }
+    expect(fetched).toBeGreaterThan(0)
+  })
+
+  it('a replica that votes without its outputs and then withholds them is a failed replica, replaced', async () => {
+    const { deps, peers } = world(['honest', 'honest', 'honest', 'honest'])
+    const withholder = pool[1].peerId
+    const fetch = deps.fetchOutput!
+    deps.fetchOutput = async (peerId, jobId, options) => {
+      if (peerId === withholder) throw Object.assign(new Error('no outputs held'), { name: 'OutputNotHeldError' })
+      return await fetch(peerId, jobId, options)
+    }
+    // the liar's hash differs from the others', so its outputs must be fetched: make the withholder the one that differs
+    peers.get(withholder)!.behaviour = 'wrong'
+    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })
+    expect(r.outputHash).toBe(expected)
+    const failed = r.failed.find(f => f.peerId === withholder)
+    if (r.dispatched.slice(1).includes(withholder)) expect(failed?.reason).toMatch(/OutputNotHeldError/)
   })
 
   it('replaces a failed replica with a fresh peer', async () => {
@@ -223,7 +268,7 @@ describe('reputation and canaries', () => {
     // and one started from the stored reputation records (a reload) rebuilds them
     expect(new Requester({ deps, records: requester.book.toRecords() }, { canaryRate: 0 }).health.verdicts()).toEqual(requester.health.verdicts())
     // a fresh identity on the same backend, never flagged, is not drawn for this model either
-    peers.set(pool[5].peerId, { signer: pool[5], behaviour: 'gpu-bug', asked: 0 })
+    peers.set(pool[5].peerId, { signer: pool[5], behaviour: 'gpu-bug', asked: 0, held: new HeldOutputs(), fetched: 0 })
     expect(requester.book.isFlagged(pool[5].peerId)).toBe(false)
     for (let i = 0; i < 10; i++) {
       const r = await requester.request({ modelHash: MODEL, inputs, policy, replicas: 3, quorum: 3 })

@@ -12,7 +12,7 @@
  * - adaptive (`adaptive` given): planReplication (BOINC style: established
  *   peers may run a job alone, with hidden late rechecks and canaries behind).
  */
-import { AbortError, InvalidMessageError, NoQuorumError, NotEnoughPeersError, TimeoutError } from '../errors.js'
+import { AbortError, HashMismatchError, InvalidMessageError, NoQuorumError, NotEnoughPeersError, TimeoutError } from '../errors.js'
 import { hashTensorsAsync } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from '../consensus/job.js'
@@ -130,6 +130,13 @@ export interface RequesterDeps {
    * cannot. Without it, replicas provision inside the job (on its clock).
    */
   prepareReplica?: (peerId: string, req: PrepareRequest, options: { signal: AbortSignal }) => Promise<number>
+  /**
+   * Fetches the outputs a replica holds of a job it answered with the vote
+   * alone. With it, all replicas of a dispatch but the first vote without
+   * their outputs, and the requester moves one copy of an agreed output
+   * instead of one per replica. Without it, every replica sends its outputs.
+   */
+  fetchOutput?: (peerId: string, jobId: string, options: { signal: AbortSignal }) => Promise<NamedTensors>
   /** Replicas known to hold a model loaded: they skip the prepare round trip. */
   prepared?: PreparedReplicas
   random: () => number
@@ -262,16 +269,24 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
       if (reason !== 'initial' && peers.length > 0) progress({ type: 'escalated', jobId, reason, add: peers.length })
       if (action.job === 'recheck' && peers.length === 0) log('job %s: no peer left for the recheck', jobId.slice(0, 12))
       const actions = run.step({ type: 'dispatched', at: deps.now(), jobId: d.req.jobId, reason, peers })
-      for (const p of peers) send(p, d, reason)
+      // the first of a dispatch sends its outputs with its vote; the others vote alone and
+      // hold them, fetched only when no ballot with the same hash brought the bytes
+      peers.forEach((p, i) => { send(p, d, reason, i === 0) })
       return actions
     }
 
-    const send = (peerId: string, d: Dispatch, reason: DispatchReason): void => {
+    const send = (peerId: string, d: Dispatch, reason: DispatchReason, inline: boolean): void => {
       const controller = new AbortController()
       replicas.set(peerId, controller)
       progress({ type: 'dispatched', jobId, peerId, reason })
       const replicaSignal = AbortSignal.any([signal, controller.signal])
       const modelHash = d.spec.modelHash
+      let settled = (): void => {}
+      if (inline) {
+        const wait = new Promise<void>((resolve) => { settled = resolve })
+        inlineInFlight.add(wait)
+        void wait.then(() => { inlineInFlight.delete(wait) })
+      }
       const prepare = deps.prepareReplica
       const ready = prepare == null || deps.prepared?.has(peerId, modelHash) === true
         ? Promise.resolve(true)
@@ -291,24 +306,67 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
             }
           })()
       void ready
-        .then(async (ok) => ok ? await deps.send(peerId, d.req, { signal: replicaSignal }) : undefined)
+        .then(async (ok) => ok ? await deps.send(peerId, inline || deps.fetchOutput == null ? d.req : { ...d.req, sendOutput: false }, { signal: replicaSignal }) : undefined)
         .then(async (res) => {
           if (res === undefined) return
           if (res.type === 'error') throw Object.assign(new Error(res.error.message), { name: res.error.name })
           if (res.type !== 'result') throw new InvalidMessageError(`expected a result, got ${res.type}`)
           // hashed once here (WebCrypto for large outputs); the vote check, tally and receipt read it back
-          await hashTensorsAsync(res.outputs)
-          const vote = await verifyVote(res.vote, deps.verifier, { jobId: d.req.jobId, modelHash: d.spec.modelHash, inputHash, output: res.outputs, expiresAt: d.spec.expiresAt })
+          if (res.outputs !== undefined) await hashTensorsAsync(res.outputs)
+          const vote = await verifyVote(res.vote, deps.verifier, { jobId: d.req.jobId, modelHash: d.spec.modelHash, inputHash, ...(res.outputs !== undefined ? { output: res.outputs } : {}), expiresAt: d.spec.expiresAt })
           if (vote.body.peerId !== peerId) throw new Error('vote signed by another peer')
+          let output = res.outputs
+          if (output !== undefined) outputs.set(vote.body.outputHash, output)
+          else output = await outputOf(vote.body.outputHash, peerId, d.req.jobId, replicaSignal)
           progress({ type: 'vote', jobId, peerId, outputHash: vote.body.outputHash, ms: res.ms })
           deps.prepared?.add(peerId, modelHash)
-          feed({ type: 'vote', at: deps.now(), ballot: { vote, output: res.outputs } })
+          feed({ type: 'vote', at: deps.now(), ballot: { vote, output } })
         })
         .catch((err: unknown) => {
           deps.prepared?.delete(peerId, modelHash)
           if (done || controller.signal.aborted) return
           feed({ type: 'replica-failed', at: deps.now(), peerId, reason: describeError(err) })
         })
+        .finally(settled)
+    }
+
+    // Outputs by hash, each fetched once: a vote that came without its bytes
+    // shares those of an earlier ballot with the same hash, or they are
+    // fetched from its voter (and checked against the hash it signed).
+    const outputs = new Map<string, NamedTensors>()
+    const inlineInFlight = new Set<Promise<void>>()
+    const fetching = new Map<string, Promise<NamedTensors>>()
+    const outputOf = async (hash: string, peerId: string, forJob: string, replicaSignal: AbortSignal): Promise<NamedTensors> => {
+      if (!outputs.has(hash) && inlineInFlight.size > 0) {
+        // a replica sending its outputs is still answering: they are most likely these bytes,
+        // on their way; wait a moment for it rather than move a second copy
+        let timer: ReturnType<typeof setTimeout> | undefined
+        await Promise.race([...inlineInFlight, new Promise<void>((resolve) => { timer = setTimeout(resolve, OUTPUT_GRACE_MS) })])
+        clearTimeout(timer)
+      }
+      const known = outputs.get(hash)
+      if (known !== undefined) return known
+      const inflight = fetching.get(hash)
+      if (inflight !== undefined) {
+        // another voter of the same hash is sending them; if it fails, this one is asked
+        try { return await inflight } catch {}
+        const now = outputs.get(hash)
+        if (now !== undefined) return now
+      }
+      const fetchOutput = deps.fetchOutput
+      if (fetchOutput == null) throw new InvalidMessageError('the vote came without its outputs')
+      const p = (async () => {
+        const got = await fetchOutput(peerId, forJob, { signal: replicaSignal })
+        if (await hashTensorsAsync(got) !== hash) throw new HashMismatchError(`outputs from ${peerId} do not hash to the ${hash.slice(0, 12)} it signed`)
+        outputs.set(hash, got)
+        return got
+      })()
+      fetching.set(hash, p)
+      try {
+        return await p
+      } finally {
+        if (fetching.get(hash) === p) fetching.delete(hash)
+      }
     }
 
     const accept = (a: AcceptAction): void => {
@@ -341,6 +399,12 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
     if (signal.aborted) onAbort()
   })
 }
+
+/**
+ * How long a vote without its outputs waits for a replica still sending its
+ * own (probably the same bytes) before its outputs are fetched from its voter.
+ */
+export const OUTPUT_GRACE_MS = 50
 
 function describeError (err: unknown): string {
   const e = err as { name?: unknown, message?: unknown }

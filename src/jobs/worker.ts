@@ -9,7 +9,8 @@ import { jobIdOf } from '../consensus/job.js'
 import { signVote } from '../consensus/vote.js'
 import type { Signer } from '../consensus/types.js'
 import type { ReplayGuard } from '../consensus/replay.js'
-import type { JobRequest, JobResponse, PrepareRequest } from '../network/codec.js'
+import type { JobRequest, JobResponse, OutputRequest, PrepareRequest } from '../network/codec.js'
+import type { HeldOutputs } from './held-outputs.js'
 
 export interface WorkerDeps {
   signer: Signer
@@ -19,6 +20,8 @@ export interface WorkerDeps {
   now: () => number
   /** Refuses a job id this worker has already seen (a replayed request). */
   replay?: ReplayGuard
+  /** Where outputs wait when the requester asked for the vote alone; without it outputs are always sent. */
+  held?: HeldOutputs
 }
 
 export async function handleJob (req: JobRequest, ctx: { from: string, signal: AbortSignal }, deps: WorkerDeps): Promise<JobResponse> {
@@ -43,7 +46,16 @@ export async function handleJob (req: JobRequest, ctx: { from: string, signal: A
     peerId: deps.signer.peerId,
     signedAt: deps.now()
   })
+  if (req.sendOutput === false && deps.held != null) {
+    deps.held.hold(req.jobId, ctx.from, outputs)
+    return { type: 'result', jobId: req.jobId, vote, ms }
+  }
   return { type: 'result', jobId: req.jobId, vote, outputs, ms }
+}
+
+/** Answers an output request from the outputs held for that requester. Throws OutputNotHeldError. */
+export function handleOutput (req: OutputRequest, ctx: { from: string }, held: HeldOutputs): JobResponse {
+  return { type: 'output', jobId: req.jobId, outputs: held.get(req.jobId, ctx.from) }
 }
 
 /**

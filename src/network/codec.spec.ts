@@ -39,7 +39,7 @@ describe('job protocol codec', () => {
     expect(decodeJobResponse(encodeJobResponse({ type: 'ready', jobId, ms: 812.5 }), 1024)).toEqual({ type: 'ready', jobId, ms: 812.5 })
     expect(() => decodeJobRequest(encode({ v: 1, type: 'prepare', jobId, modelHash: 'nope' }), 1024)).toThrow(/modelHash/)
     expect(() => decodeJobResponse(encode({ v: 1, type: 'ready', jobId, ms: -1 }), 1024)).toThrow(/ms/)
-    expect(() => decodeJobRequest(encode({ v: 1, type: 'other', jobId }), 1024)).toThrow(/job or prepare/)
+    expect(() => decodeJobRequest(encode({ v: 1, type: 'other', jobId }), 1024)).toThrow(/job, prepare or output/)
   })
 
   it('round-trips a job request and result', async () => {
@@ -56,7 +56,25 @@ describe('job protocol codec', () => {
     if (res.type !== 'result') return
     expect(res.vote.body).toEqual(vote.body)
     expect(res.ms).toBe(3.5)
-    expect(hashTensors(res.outputs)).toBe(hashTensors(outputs))
+    expect(hashTensors(res.outputs ?? {})).toBe(hashTensors(outputs))
+  })
+
+  it('round-trips a vote without outputs, an output request and its answer', async () => {
+    const { spec, jobId, signer } = await fixture()
+    const req = decodeJobRequest(encodeJobRequest({ type: 'job', jobId, spec, inputs, sendOutput: false }), 1 << 20)
+    expect(req).toMatchObject({ type: 'job', sendOutput: false })
+    // the default (outputs sent) is not spelt on the wire
+    expect(decodeJobRequest(encodeJobRequest({ type: 'job', jobId, spec, inputs, sendOutput: true }), 1 << 20)).not.toHaveProperty('sendOutput')
+    const vote = await signVote(signer, { jobId, modelHash: spec.modelHash, inputHash: spec.inputHash, outputHash: hashTensors(outputs), numericClass: 'ort-web/wasm/t1/chromium', signedAt: spec.createdAt + 5 })
+    const res = decodeJobResponse(encodeJobResponse({ type: 'result', jobId, vote, ms: 2 }), 1 << 20)
+    expect(res).toMatchObject({ type: 'result', jobId, ms: 2 })
+    expect(res).not.toHaveProperty('outputs')
+    expect(decodeJobRequest(encodeJobRequest({ type: 'output', jobId }), 1024)).toEqual({ type: 'output', jobId })
+    const got = decodeJobResponse(encodeJobResponse({ type: 'output', jobId, outputs }), 1 << 20)
+    if (got.type !== 'output') throw new Error(`got ${got.type}`)
+    expect(hashTensors(got.outputs)).toBe(hashTensors(outputs))
+    expect(() => decodeJobResponse(encode({ v: 1, type: 'output', jobId }), 1024)).toThrow(/outputs/)
+    expect(() => decodeJobRequest(encode({ v: 1, type: 'job', jobId, spec, inputs: {}, sendOutput: 'no' }), 1 << 20)).toThrow(/sendOutput/)
   })
 
   it('round-trips an error response', () => {

@@ -19,6 +19,18 @@ export interface JobRequest {
   jobId: string
   spec: JobSpec
   inputs: NamedTensors
+  /**
+   * false: answer with the signed vote alone and hold the outputs for an
+   * `output` request (a requester needs one copy of an output that several
+   * replicas agree on byte for byte). @default true
+   */
+  sendOutput?: boolean
+}
+
+/** Asks the worker for the outputs it holds of a job it answered without them (`sendOutput: false`). */
+export interface OutputRequest {
+  type: 'output'
+  jobId: string
 }
 
 /**
@@ -34,11 +46,13 @@ export interface PrepareRequest {
 }
 
 /** What a job stream carries from requester to worker, one at a time. */
-export type JobStreamRequest = JobRequest | PrepareRequest
+export type JobStreamRequest = JobRequest | PrepareRequest | OutputRequest
 
 export type JobResponse =
-  | { type: 'result', jobId: string, vote: SignedVote, outputs: NamedTensors, ms: number }
+  /** The signed vote, with the outputs unless the request said `sendOutput: false`. */
+  | { type: 'result', jobId: string, vote: SignedVote, outputs?: NamedTensors, ms: number }
   | { type: 'ready', jobId: string, ms: number }
+  | { type: 'output', jobId: string, outputs: NamedTensors }
   | { type: 'error', jobId: string, error: { name: string, message: string } }
 
 export type ModelRequest = { type: 'model-request', sha256: string }
@@ -128,26 +142,31 @@ function errorField (m: Record<string, unknown>): { name: string, message: strin
 
 export function encodeJobRequest (req: JobStreamRequest): Uint8Array {
   if (req.type === 'prepare') return encodeMessage({ type: 'prepare', jobId: req.jobId, modelHash: req.modelHash })
-  return encodeMessage({ type: 'job', jobId: req.jobId, spec: req.spec, inputs: tensorsToWire(req.inputs) })
+  if (req.type === 'output') return encodeMessage({ type: 'output', jobId: req.jobId })
+  return encodeMessage({ type: 'job', jobId: req.jobId, spec: req.spec, inputs: tensorsToWire(req.inputs), ...(req.sendOutput === false ? { sendOutput: false } : {}) })
 }
 
 export function decodeJobRequest (bytes: Uint8Array, maxBytes: number): JobStreamRequest {
   const m = decodeMessage(bytes, maxBytes)
   if (m.type === 'prepare') return { type: 'prepare', jobId: hash(m, 'jobId'), modelHash: hash(m, 'modelHash') }
-  if (m.type !== 'job') throw new InvalidMessageError(`expected a job or prepare message, got ${showValue(m.type)}`)
-  return { type: 'job', jobId: hash(m, 'jobId'), spec: validateJobSpec(m.spec), inputs: tensors(m, 'inputs') }
+  if (m.type === 'output') return { type: 'output', jobId: hash(m, 'jobId') }
+  if (m.type !== 'job') throw new InvalidMessageError(`expected a job, prepare or output message, got ${showValue(m.type)}`)
+  const sendOutput = optionalBool(m, 'sendOutput')
+  return { type: 'job', jobId: hash(m, 'jobId'), spec: validateJobSpec(m.spec), inputs: tensors(m, 'inputs'), ...(sendOutput === false ? { sendOutput: false } : {}) }
 }
 
 export function encodeJobResponse (res: JobResponse): Uint8Array {
   if (res.type === 'error') return encodeMessage(res)
   if (res.type === 'ready') return encodeMessage({ type: 'ready', jobId: res.jobId, ms: res.ms })
-  return encodeMessage({ type: 'result', jobId: res.jobId, vote: res.vote, outputs: tensorsToWire(res.outputs), ms: res.ms })
+  if (res.type === 'output') return encodeMessage({ type: 'output', jobId: res.jobId, outputs: tensorsToWire(res.outputs) })
+  return encodeMessage({ type: 'result', jobId: res.jobId, vote: res.vote, ...(res.outputs !== undefined ? { outputs: tensorsToWire(res.outputs) } : {}), ms: res.ms })
 }
 
 export function decodeJobResponse (bytes: Uint8Array, maxBytes: number): JobResponse {
   const m = decodeMessage(bytes, maxBytes)
   if (m.type === 'error') return { type: 'error', jobId: hash(m, 'jobId'), error: errorField(m) }
   if (m.type === 'ready') return { type: 'ready', jobId: hash(m, 'jobId'), ms: num(m, 'ms') }
+  if (m.type === 'output') return { type: 'output', jobId: hash(m, 'jobId'), outputs: tensors(m, 'outputs') }
   if (m.type !== 'result') throw new InvalidMessageError(`expected a result message, got ${showValue(m.type)}`)
   let vote: SignedVote
   try {
@@ -155,7 +174,7 @@ export function decodeJobResponse (bytes: Uint8Array, maxBytes: number): JobResp
   } catch (err: any) {
     throw new InvalidMessageError(`vote: ${String(err?.message)}`, { cause: err })
   }
-  return { type: 'result', jobId: hash(m, 'jobId'), vote, outputs: tensors(m, 'outputs'), ms: num(m, 'ms') }
+  return { type: 'result', jobId: hash(m, 'jobId'), vote, ...(m.outputs !== undefined ? { outputs: tensors(m, 'outputs') } : {}), ms: num(m, 'ms') }
 }
 
 export function encodeModelRequest (sha256: string): Uint8Array {
