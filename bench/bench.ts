@@ -8,6 +8,9 @@
  * Sections (each on a fresh local network: relay + vite preview of the build):
  *  - runtime:    onnxruntime-web (a second worker in a page) vs onnxruntime-node,
  *                1 vs 1 and 2 vs 2 threads, per model, same bytes and inputs;
+ *                then the options sweep (bench/runtime-options.ts: session
+ *                options, WASM vs JSEP build, threads; bytes checked) and a
+ *                per-op profile of both runtimes (bench/profile.ts);
  *  - jobs:       verified jobs (k=3, quorum 2) on three browser workers, cold then
  *                warm, split per stage along the critical path (bench/stats.ts);
  *  - ocr:        the OCR sample read through verified jobs vs read locally;
@@ -19,6 +22,7 @@
  *
  * Flags (defaults keep a run to about ten minutes on 2 cores):
  * --sections runtime,jobs,ocr,transfer,throughput,crowd  --runs 15  --jobs 6
+ * --option-runs 12 (per sweep cell; a third of it for the OCR models)  --no-sweep  --no-profile
  * --job-models mlp,ocr-det,ocr-rec
  * --ocr 3  --transfer-mb 24  --peers 1,2,4,8  --throughput-ms 3000
  * --crowd 8,16,24  --arrival-ms 500  --crowd-jobs 6  --idle-s 50
@@ -51,6 +55,8 @@ import { renderChart } from './chart.js'
 import { crowdSection, crowdSlopes } from './crowd.js'
 import type { CrowdResult } from './crowd.js'
 import { goalRows, formatMarkdown, formatTable } from './report.js'
+import { runtimeOptionsSweep } from './runtime-options.js'
+import { profileModels } from './profile.js'
 
 type Json = Record<string, TensorJSON>
 const MODELS = ['mlp', 'cnn', 'ocr-det', 'ocr-rec'] as const
@@ -140,9 +146,15 @@ function servedIndex (traces: Map<string, TraceEntry[]>): Map<string, Map<string
 
 // ---- sections ----------------------------------------------------------------
 
-/** Batches of onnxruntime-web and onnxruntime-node runs, interleaved so that both see the same machine load. */
-async function runtimeSection (requester: PeerPage, inputs: Record<string, Json>, runs: number): Promise<Record<string, unknown>> {
+interface RuntimeSectionInit { runs: number, optionRuns: number, sweep: boolean, profile: boolean }
+
+/**
+ * Batches of onnxruntime-web and onnxruntime-node runs, interleaved so that both see the same machine load;
+ * then the options sweep and the per-op profile (kept under `options` and `profile`).
+ */
+async function runtimeSection (requester: PeerPage, inputs: Record<string, Json>, init: RuntimeSectionInit): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {}
+  const runs = init.runs
   const batches = Math.min(runs, 5)
   for (const id of MODELS) {
     const model = await resolveModel(id)
@@ -175,6 +187,18 @@ async function runtimeSection (requester: PeerPage, inputs: Record<string, Json>
     out[id] = row
   }
   await requester.page.evaluate(async () => { await window.crosscheck.bench.runtimeClose() })
+  if (init.sweep) {
+    const t = performance.now()
+    // the OCR models take 10–60 ms a run: fewer runs keep the sweep near a minute on 2 cores
+    const runsFor = (id: string): number => id.startsWith('ocr-') ? Math.max(3, Math.round(init.optionRuns / 3)) : init.optionRuns
+    out.options = await runtimeOptionsSweep(requester.page, inputs, { models: MODELS, runsFor, threads: [1, 2], log })
+    log(`options sweep: ${((performance.now() - t) / 1000).toFixed(0)} s`)
+  }
+  if (init.profile) {
+    const t = performance.now()
+    out.profile = await profileModels(['cnn', 'ocr-det', 'ocr-rec'], inputs, { runs: 5, threads: 1 })
+    log(`profile: ${((performance.now() - t) / 1000).toFixed(0)} s`)
+  }
   return out
 }
 
@@ -265,7 +289,11 @@ async function transferSection (pages: PeerPage[], inputs: Record<string, Json>,
   return { size: r.size, chunks: progress.length, wireMs, mbPerSecond: mbps, provisioningMs, jobMs: r.timing.finished - r.timing.started, source: 'peer' }
 }
 
-interface ThroughputPoint { peers: number, browsers: number, node: boolean, jobs: number, errors: number, seconds: number, jobsPerSecond: number, latency: Series, requesterMainThread: number, workerMainThread: number, rendererCores: number }
+interface ThroughputPoint { peers: number, browsers: number, nodeWorkers: number, round: number, jobs: number, errors: number, seconds: number, jobsPerSecond: number, latency: Series, requesterMainThread: number, workerMainThread: number, rendererCores: number }
+
+/** Rounds of the Node-worker windows (1, 2, 4 workers each round, interleaved). */
+const THROUGHPUT_ROUNDS = 3
+const NODE_WORKER_COUNTS = [1, 2, 4]
 
 async function throughputSection (browser: Browser, net: LocalNetwork, pages: PeerPage[], inputs: Record<string, Json>, peerCounts: number[], ms: number): Promise<ThroughputPoint[]> {
   const requester = pages[0]
@@ -278,16 +306,22 @@ async function throughputSection (browser: Browser, net: LocalNetwork, pages: Pe
   const workers = pages.slice(1)
   const sys = await browser.newBrowserCDPSession()
   const points: ThroughputPoint[] = []
-  let nodeWorker: ChildProcess | undefined
+  const nodeWorkers: Array<{ child: ChildProcess, peerId: string }> = []
+  const warmed = new Set<string>()
 
-  const measure = async (browsers: number, node: boolean): Promise<void> => {
+  // `nodes` of the running Node workers take jobs (the others are excluded from selection)
+  const measure = async (browsers: number, nodes: number, round: number): Promise<void> => {
     for (const [i, w] of workers.entries()) await w.page.evaluate((on) => { if (on) window.crosscheck.resume(); else window.crosscheck.pause() }, i < browsers)
-    const peers = browsers + (node ? 1 : 0)
-    await waitContributors(requester, peers)
+    const peers = browsers + nodes
+    await waitContributors(requester, browsers + nodeWorkers.length)
     const concurrency = Math.max(2, 2 * peers)
-    const opts = { replicas: 1, quorum: 1 }
-    // warm-up: models fetched and loaded where missing, links made
-    await requester.page.evaluate(async ([json, o, c]) => await window.crosscheck.bench.throughput('mlp', json, o, { concurrency: c, durationMs: 1500 }), [inputs.mlp, opts, concurrency] as const)
+    const opts = { replicas: 1, quorum: 1, exclude: nodeWorkers.slice(nodes).map(w => w.peerId) }
+    // warm-up, once per setting: models fetched and loaded where missing, links made
+    const key = `${browsers}/${nodes}`
+    if (!warmed.has(key)) {
+      warmed.add(key)
+      await requester.page.evaluate(async ([json, o, c]) => await window.crosscheck.bench.throughput('mlp', json, o, { concurrency: c, durationMs: 1500 }), [inputs.mlp, opts, concurrency] as const)
+    }
     const active = [requester, ...workers.slice(0, browsers)]
     const busy0 = await Promise.all(active.map(mainThreadSeconds))
     const cpu0 = await processCpu(sys)
@@ -299,7 +333,8 @@ async function throughputSection (browser: Browser, net: LocalNetwork, pages: Pe
     const point: ThroughputPoint = {
       peers,
       browsers,
-      node,
+      nodeWorkers: nodes,
+      round,
       jobs: r.done,
       errors: r.errors.length,
       seconds,
@@ -310,32 +345,36 @@ async function throughputSection (browser: Browser, net: LocalNetwork, pages: Pe
       rendererCores: (cpu.renderer ?? 0) / seconds
     }
     points.push(point)
-    log(`throughput ${browsers} browser${node ? ' + node' : ''}: ${point.jobsPerSecond.toFixed(1)} jobs/s (c=${concurrency}, ${r.errors.length} errors), requester main thread ${(100 * point.requesterMainThread).toFixed(0)}% busy, renderers ${point.rendererCores.toFixed(2)} cores`)
+    log(`throughput ${browsers} browser${browsers === 1 ? '' : 's'} + ${nodes} node (round ${round + 1}): ${point.jobsPerSecond.toFixed(1)} jobs/s (c=${concurrency}, ${r.errors.length} errors), requester main thread ${(100 * point.requesterMainThread).toFixed(0)}% busy, renderers ${point.rendererCores.toFixed(2)} cores`)
     if (r.errors.length > 0) log(`  first error: ${r.errors[0]}`)
   }
 
   try {
     await requester.page.evaluate(async () => { await window.crosscheck.configureRequester({ canaryRate: 0 }) })
-    for (const n of peerCounts) await measure(n, false)
-    nodeWorker = await startNodeWorker(net.relay)
-    for (const n of [0, Math.min(4, maxPeers)]) await measure(n, true)
+    for (const n of peerCounts) await measure(n, 0, 0)
+    // Node workers (onnxruntime-node): all started, the windows interleaved over rounds
+    for (let i = 0; i < Math.max(...NODE_WORKER_COUNTS); i++) nodeWorkers.push(await startNodeWorker(net.relay))
+    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+      for (const n of NODE_WORKER_COUNTS) await measure(0, n, round)
+    }
   } finally {
-    if (nodeWorker != null) nodeWorker.kill('SIGTERM')
+    for (const w of nodeWorkers) w.child.kill('SIGTERM')
     for (const w of workers) await w.page.evaluate(() => { window.crosscheck.resume() }).catch(() => {})
   }
   return points
 }
 
 /** `crosscheck worker` (onnxruntime-node) as a child process; resolves once it has joined. */
-async function startNodeWorker (relay: string): Promise<ChildProcess> {
+async function startNodeWorker (relay: string): Promise<{ child: ChildProcess, peerId: string }> {
   const child = spawn(process.execPath, ['bin/crosscheck.js', 'worker', '--relay', relay], { stdio: ['ignore', 'pipe', 'pipe'] })
-  await new Promise<void>((resolve, reject) => {
+  const peerId = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error('node worker did not start in 60 s')) }, 60_000)
-    child.stdout?.on('data', (b: Buffer) => { if (b.toString().includes('worker ')) { clearTimeout(timer); resolve() } })
+    // its first line: `worker <peer id> (runtime, backend, threads, class)`
+    child.stdout?.on('data', (b: Buffer) => { const m = /worker (\S+)/.exec(b.toString()); if (m != null) { clearTimeout(timer); resolve(m[1]) } })
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`node worker exited (${String(code)})`)) })
   })
   child.removeAllListeners('exit')
-  return child
+  return { child, peerId }
 }
 
 // ---- main ----------------------------------------------------------------------
@@ -349,6 +388,9 @@ export async function runBench (args: string[]): Promise<number> {
       'no-svg': { type: 'boolean', default: false },
       sections: { type: 'string', default: 'runtime,jobs,ocr,transfer,throughput,crowd' },
       runs: { type: 'string', default: '15' },
+      'option-runs': { type: 'string', default: '12' },
+      'no-sweep': { type: 'boolean', default: false },
+      'no-profile': { type: 'boolean', default: false },
       jobs: { type: 'string', default: '6' },
       'job-models': { type: 'string', default: JOB_MODELS.join(',') },
       ocr: { type: 'string', default: '3' },
@@ -381,7 +423,7 @@ export async function runBench (args: string[]): Promise<number> {
       await waitContributors(requester, 3)
       await requester.page.evaluate(async () => { await window.crosscheck.configureRequester({ canaryRate: 0 }) })
       results.browserRuntime = await requester.page.evaluate(() => window.crosscheck.stats()?.runtime)
-      if (sections.has('runtime')) results.runtime = await runtimeSection(requester, inputs, Number(values.runs))
+      if (sections.has('runtime')) results.runtime = await runtimeSection(requester, inputs, { runs: Number(values.runs), optionRuns: Number(values['option-runs']), sweep: !values['no-sweep'], profile: !values['no-profile'] })
       if (sections.has('jobs')) results.jobs = await jobsSection(pages, inputs, Number(values.jobs), values['job-models'].split(',').map(m => m.trim()).filter(m => (JOB_MODELS as readonly string[]).includes(m)))
       if (sections.has('ocr')) results.ocr = await ocrSection(requester, Number(values.ocr))
       if (sections.has('transfer')) results.transfer = await transferSection(pages, inputs, Number(values['transfer-mb']))
@@ -415,7 +457,7 @@ export async function runBench (args: string[]): Promise<number> {
     const svg = renderChart({
       title: `Crosscheck bench, ${results.machine.cpus} cores (${results.machine.model ?? 'cpu'}), ${results.date.slice(0, 10)}`,
       latency: JOB_MODELS.filter(id => results.jobs.perModel[id] != null).map(id => ({ label: id, stages: results.jobs.perModel[id].meanStages })),
-      throughput: (results.throughput ?? []).map((p: ThroughputPoint) => ({ peers: p.peers, jobsPerSecond: p.jobsPerSecond, node: p.node, label: p.node ? `${p.browsers} browser + 1 Node` : undefined }))
+      throughput: (results.throughput ?? []).filter((p: ThroughputPoint) => p.round === 0).map((p: ThroughputPoint) => ({ peers: p.peers, jobsPerSecond: p.jobsPerSecond, node: p.nodeWorkers > 0, label: p.nodeWorkers > 0 ? `${p.nodeWorkers} Node` : undefined }))
     })
     await writeFile(values.svg, svg)
     process.stdout.write(` and ${values.svg}`)

@@ -141,23 +141,51 @@ export function goalRows (r: Record<string, any>): GoalRow[] {
   }
   const tp = (r.throughput ?? []) as any[]
   if (tp.length > 0) {
-    for (const p of tp) {
+    const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
+    for (const p of tp.filter(p => (p.nodeWorkers ?? 0) === 0)) {
       rows.push({
         goal: '5 throughput',
-        figure: `${p.browsers} browser peer${p.browsers === 1 ? '' : 's'}${p.node === true ? ' + 1 Node worker' : ''}: MLP jobs/s (1 replica each)`,
+        figure: `${p.browsers} browser peer${p.browsers === 1 ? '' : 's'}: MLP jobs/s (1 replica each)`,
         measured: `${p.jobsPerSecond.toFixed(1)} jobs/s (median ${ms(p.latency.median)}; requester main thread ${(100 * p.requesterMainThread).toFixed(0)}% busy)`,
         target: '(reference)',
         holds: null
       })
     }
-    const worst = Math.max(...tp.map(p => p.requesterMainThread))
-    rows.push({
-      goal: '5 throughput',
-      figure: 'requester is never the bottleneck: its main thread busiest share',
-      measured: `${(100 * worst).toFixed(0)}% busy`,
-      target: '< 50% busy (headroom left)',
-      holds: worst < 0.5
+    // Node workers: windows interleaved over rounds; medians per worker count
+    const counts = [...new Set(tp.filter(p => (p.nodeWorkers ?? 0) > 0).map(p => p.nodeWorkers as number))].sort((a, b) => a - b)
+    const byCount = counts.map(n => {
+      const windows = tp.filter(p => p.nodeWorkers === n && p.browsers === 0)
+      return { n, jobs: median(windows.map(p => p.jobsPerSecond)), main: median(windows.map(p => p.requesterMainThread)), all: windows.map(p => p.jobsPerSecond) }
     })
+    for (const c of byCount) {
+      rows.push({
+        goal: '5 throughput',
+        figure: `${c.n} Node worker${c.n === 1 ? '' : 's'}: MLP jobs/s (1 replica each), median of ${c.all.length} interleaved windows`,
+        measured: `${c.jobs.toFixed(1)} jobs/s (windows ${c.all.map(x => x.toFixed(0)).join(' / ')}; requester main thread ${(100 * c.main).toFixed(0)}% busy)`,
+        target: '(reference)',
+        holds: null
+      })
+    }
+    const four = byCount.find(c => c.n === 4)
+    if (four != null) {
+      rows.push({
+        goal: '5 throughput',
+        figure: 'requester page against 4 Node workers, k=1: MLP jobs/s and its main thread',
+        measured: `${four.jobs.toFixed(1)} jobs/s, main thread ${(100 * four.main).toFixed(0)}% busy`,
+        target: '≥ 150 jobs/s, main thread < 50% busy',
+        holds: four.jobs >= 150 && four.main < 0.5
+      })
+    }
+    if (byCount.length >= 2) {
+      const rising = byCount.every((c, i) => i === 0 || c.jobs > byCount[i - 1].jobs)
+      rows.push({
+        goal: '5 throughput',
+        figure: `jobs/s rises with Node workers (${byCount.map(c => c.n).join(' → ')})`,
+        measured: byCount.map(c => c.jobs.toFixed(1)).join(' → '),
+        target: 'rising at each step',
+        holds: rising
+      })
+    }
   }
   return rows
 }

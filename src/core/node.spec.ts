@@ -114,6 +114,10 @@ describe('CrosscheckNode (Node parts)', () => {
     expect(bySha.outputHash).toBe(byBytes.outputHash)
     await expect(requester.run('no-such-model', x)).rejects.toMatchObject({ name: 'ModelNotFoundError' })
     await expect(requester.run('mlp', INPUT, { replicas: 2, quorum: 3 })).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+    await expect(requester.run('mlp', INPUT, { exclude: 'peer' as unknown as string[] })).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+    // every contributor excluded: nobody to ask
+    const all = workers.map(w => w.peerId)
+    await expect(requester.run('mlp', INPUT, { replicas: 1, quorum: 1, exclude: all, timeout: 3_000 })).rejects.toMatchObject({ name: 'NotEnoughPeersError' })
     await expect(requester.run('mlp', { x: { dtype: 'float32', dims: [1, 16], data: [1] } })).rejects.toMatchObject({ name: 'InvalidTensorError' })
   }, 60_000)
 

@@ -134,6 +134,8 @@ export interface RunOptions {
   policy?: ComparisonPolicy
   /** Overall deadline in ms. @default 60000 */
   timeout?: number
+  /** Peer ids never to ask for this job (your own other devices, say, or to measure with fewer peers). At most 1024. */
+  exclude?: string[]
 }
 
 export interface RunCallOptions extends AbortOptions {
@@ -243,6 +245,7 @@ function toTensors (inputs: unknown): NamedTensors {
 }
 
 function checkRunOptions (o: RunOptions): void {
+  if (o.exclude != null && (!Array.isArray(o.exclude) || o.exclude.length > 1024 || !o.exclude.every(p => typeof p === 'string'))) throw new InvalidArgumentError('exclude must be an array of at most 1024 peer ids')
   if (o.adaptive != null && o.adaptive !== false) {
     if (o.replicas != null || o.quorum != null) throw new InvalidArgumentError('give either { replicas, quorum } or { adaptive }, not both')
     return
@@ -736,7 +739,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
         inputs: tensors,
         policy: options.policy ?? entry?.policy ?? DEFAULT_POLICY,
         ...(adaptive != null ? { adaptive } : { replicas: options.replicas ?? 3, quorum: options.quorum ?? 2 }),
-        ...(options.timeout != null ? { timeout: options.timeout } : {})
+        ...(options.timeout != null ? { timeout: options.timeout } : {}),
+        ...(options.exclude != null ? { exclude: new Set(options.exclude) } : {})
       }, { signal: call.signal, onProgress: (p) => { call.onProgress?.(p); this.emit('job:progress', p) } })
     } catch (err) {
       const e = err as Error
