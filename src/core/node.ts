@@ -12,7 +12,7 @@ import { TypedEventTarget } from '../events.js'
 import { createLogger } from '../logger.js'
 import { AbortError, IdentityLockedError, InferenceError, InvalidArgumentError, NotStartedError, PeerPausedError, ReceiptInvalidError, throwIfAborted } from '../errors.js'
 import { Network } from '../network/network.js'
-import type { LeaseState, NetworkInit, PeerState, SampleStats } from '../network/network.js'
+import type { LeaseState, ModelFetchOptions, NetworkInit, PeerState, SampleStats } from '../network/network.js'
 import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
 import { ModelRegistry } from '../inference/registry.js'
 import type { ModelProgressDetail, ModelRef } from '../inference/registry.js'
@@ -539,22 +539,15 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     await parts.runtime.loadModel(hash, resolved.bytes, options)
   }
 
+  /** Every holder the relays know of (the hint first) at once; undefined when none is known. */
   private async fetchFromPeers (network: Network, sha256: string, options: { signal?: AbortSignal, hint?: string, onProgress?: (loaded: number, total: number) => void }): Promise<Uint8Array | undefined> {
     const holders = await network.findHolders(sha256, { signal: options.signal }).catch((err: Error) => {
       log('asking the relays for holders of %s failed: %s', sha256.slice(0, 12), err.message)
       return []
     })
     const order = [...new Set([...(options.hint != null ? [options.hint] : []), ...holders])].filter(p => p !== this.peerIdValue)
-    for (const peerId of order) {
-      throwIfAborted(options.signal)
-      try {
-        return await network.fetchModel(peerId, sha256, { signal: options.signal, onProgress: (p) => { options.onProgress?.(p.loaded, p.total) } })
-      } catch (err) {
-        if (options.signal?.aborted === true) throw err
-        log('model %s from %s failed: %s', sha256.slice(0, 12), peerId, (err as Error).message)
-      }
-    }
-    return undefined
+    if (order.length === 0) return undefined
+    return await network.fetchModelFrom(order, sha256, { signal: options.signal, onProgress: (p) => { options.onProgress?.(p.loaded, p.total) } })
   }
 
   private async announce (): Promise<void> {
@@ -850,11 +843,16 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     return await this.require().registry.manifest(options)
   }
 
-  /** Verified bytes of a model or catalog extra file (store, catalog, peers). */
-  async getModelBytes (sha256: string, options: AbortOptions = {}): Promise<Uint8Array> {
+  /** Verified bytes of a model or catalog extra file (store, catalog, peers; `hint`: a peer known to hold it). */
+  async getModelBytes (sha256: string, options: AbortOptions & { hint?: string } = {}): Promise<Uint8Array> {
     const resolved = await this.require().registry.resolve(sha256, options)
     if (resolved.source !== 'store') { this.modelDownloads++; await this.refreshModels() }
     return new Uint8Array(resolved.bytes)
+  }
+
+  /** Fetches a model from these peers at once, verified, and does not store it (diagnostics, the bench). */
+  async fetchModelFrom (peers: string[], sha256: string, options: ModelFetchOptions = {}): Promise<Uint8Array> {
+    return await this.require().network.fetchModelFrom(peers, sha256, options)
   }
 
   /** Receipts this node accepted, newest first (persisted). */

@@ -4,6 +4,7 @@ import { openStore } from '../storage/index.js'
 import type { Store } from '../storage/index.js'
 import { sha256Hex } from '../tensor/index.js'
 import { ModelRegistry } from './registry.js'
+import { HashMismatchError } from '../errors.js'
 import { HttpCatalog } from './http-catalog.js'
 import type { ModelProgressDetail } from './registry.js'
 
@@ -118,6 +119,24 @@ describe('ModelRegistry', () => {
     expect(asked).toEqual([shaA])
     expect(peerProgress).toEqual([{ sha256: shaA, loaded: 600_000, total: 600_000, source: 'peer' }])
     expect(await s.hasModel(shaA)).toBe(true)
+  })
+
+  it('keeps the buffer a peer fetch filled (no second copy of the model), and copies a view into a larger one', async () => {
+    const whole = bytesA.slice()
+    const reg = new ModelRegistry({ store: await store(), catalog: null, fetchFromPeers: async () => whole })
+    expect((await reg.resolve(shaA)).bytes).toBe(whole.buffer)
+    const inLarger = new Uint8Array(bytesA.length + 10)
+    inLarger.set(bytesA, 10)
+    const view = inLarger.subarray(10)
+    const reg2 = new ModelRegistry({ store: await store(), catalog: null, fetchFromPeers: async () => view })
+    const got = await reg2.resolve(shaA)
+    expect(got.bytes).not.toBe(inLarger.buffer)
+    expect(new Uint8Array(got.bytes)).toEqual(bytesA)
+  })
+
+  it('names the peers\' typed failure when holders were asked and none could serve', async () => {
+    const reg = new ModelRegistry({ store: await store(), catalog: null, fetchFromPeers: async () => { throw new HashMismatchError('every holder lied') } })
+    await expect(reg.resolve(shaA)).rejects.toMatchObject({ name: 'HashMismatchError' })
   })
 
   it('refuses wrong bytes from peers', async () => {

@@ -44,7 +44,13 @@ export interface FetchFromPeersOptions extends AbortOptions {
   hint?: string
 }
 
-/** Gets a model from peers (the network plugs this in). `undefined` when no peer has it. The registry verifies the bytes. */
+/**
+ * Gets a model from peers (the network plugs this in: every known holder at
+ * once). `undefined` when no peer is known to hold it; throws a typed error
+ * when holders were asked and none could serve it. The registry verifies the
+ * bytes. A returned Uint8Array that spans its whole buffer is kept as it is
+ * (not copied): the caller must not reuse it.
+ */
 export type FetchFromPeers = (sha256: string, options: FetchFromPeersOptions) => Promise<ArrayBuffer | Uint8Array | undefined>
 
 export interface ModelRegistryInit {
@@ -75,6 +81,18 @@ export interface ResolveOptions extends AbortOptions {
 
 /** A model named by catalog id, sha256, or given as bytes. */
 export type ModelRef = string | Uint8Array | ArrayBuffer
+
+/**
+ * The bytes as an ArrayBuffer the caller owns: the view's own buffer when it
+ * spans all of it (the peer fetch fills one buffer of the model's size),
+ * a copy only of a view into a larger buffer. Models are large: one copy is
+ * what the fetch may hold.
+ */
+function ownBuffer (got: ArrayBuffer | Uint8Array): ArrayBuffer {
+  if (!(got instanceof Uint8Array)) return got
+  if (got.byteOffset === 0 && got.byteLength === got.buffer.byteLength && got.buffer instanceof ArrayBuffer) return got.buffer
+  return Uint8Array.prototype.slice.call(got).buffer as ArrayBuffer
+}
 
 function isAbort (err: unknown, signal?: AbortSignal): boolean {
   return signal?.aborted === true || (err instanceof Error && err.name === 'AbortError')
@@ -179,7 +197,7 @@ export class ModelRegistry extends TypedEventTarget<ModelRegistryEvents> {
         throwIfAborted(signal)
         if (got != null) {
           if (got.byteLength > this.maxModelBytes) throw new ModelTooLargeError(`peer sent ${got.byteLength} bytes, more than the ${this.maxModelBytes} limit`)
-          const bytes = got instanceof Uint8Array ? Uint8Array.prototype.slice.call(got).buffer as ArrayBuffer : got
+          const bytes = ownBuffer(got)
           return await this.keep(sha256, bytes, 'peer', entry)
         }
       } catch (err) {

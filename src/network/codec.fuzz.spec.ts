@@ -10,8 +10,8 @@ import { decode, encode } from 'cborg'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { expectNamed, expectNamedAsync, hostileValue, mutatedBytes, mutatedValue } from '../testing/fuzz.js'
 import {
-  decodeAnnouncement, decodeJobRequest, decodeJobResponse, decodeModelHeader, decodeModelRequest, decodeObservationMessage,
-  encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelHeader, encodeModelRequest, encodeObservationMessage
+  decodeAnnouncement, decodeJobRequest, decodeJobResponse, decodeModelResponse, decodeModelRequest, decodeObservationMessage,
+  encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelResponse, encodeModelRequest, encodeObservationMessage
 } from './codec.js'
 import { identityFromSeed, libp2pVerifier, signerFromPrivateKey } from './keys.js'
 import { createJobSpec, jobIdOf } from '../consensus/job.js'
@@ -40,9 +40,9 @@ beforeAll(async () => {
     job: encodeJobRequest({ type: 'job', jobId, spec, inputs }),
     result: encodeJobResponse({ type: 'result', jobId, vote, outputs, ms: 3.5 }),
     error: encodeJobResponse({ type: 'error', jobId, error: { name: 'InferenceError', message: 'boom' } }),
-    modelRequest: encodeModelRequest('d'.repeat(64)),
-    modelHeader: encodeModelHeader({ type: 'model', sha256: 'e'.repeat(64), size: 1000, chunks: 1 }),
-    modelError: encodeModelHeader({ type: 'error', error: { name: 'ModelNotFoundError', message: 'no' } }),
+    modelRequest: encodeModelRequest({ type: 'model-chunks', sha256: 'd'.repeat(64), chunkBytes: 1 << 20, first: 2, count: 1 }),
+    modelHeader: encodeModelResponse({ type: 'model-manifest', sha256: 'e'.repeat(64), size: 100_000, chunkBytes: 65_536, chunkHashes: [new Uint8Array(32), new Uint8Array(32).fill(7)] }),
+    modelError: encodeModelResponse({ type: 'error', error: { name: 'ModelNotFoundError', message: 'no' } }),
     announcement: encodeAnnouncement({ peerId: worker.peerId, models: ['f'.repeat(64)], numericClass: 'ort-web/wasm/t2/chromium', backend: 'wasm', threads: 2, jobsDone: 4, at: 1, paused: false, runtime: 'ort-web' }),
     observation: encodeObservationMessage({ observation }),
     contradiction: encodeObservationMessage({ observation, evidence: { kind: 'contradiction', vote, output: outputs, receiptText: '{}' } }),
@@ -97,12 +97,12 @@ describe('wire decoders under hostile input', () => {
     }), RUNS)
   })
 
-  it('decodeModelHeader', () => {
+  it('decodeModelResponse', () => {
     fc.assert(fc.property(hostile('modelHeader', 'modelError', 'modelRequest'), (bytes) => {
-      const r = expectNamed(() => decodeModelHeader(bytes, 1024, 1 << 20), WIRE_ERRORS)
-      if (r.ok && r.value.type === 'model') {
-        expect(Number.isSafeInteger(r.value.size) || r.value.size <= 1 << 20).toBe(true)
-        expect(r.value.size).toBeLessThanOrEqual(1 << 20)
+      const r = expectNamed(() => decodeModelResponse(bytes, 4096), WIRE_ERRORS)
+      if (r.ok && r.value.type === 'model-manifest') {
+        expect(Number.isSafeInteger(r.value.size)).toBe(true)
+        expect(r.value.chunkHashes.length).toBe(Math.ceil(r.value.size / r.value.chunkBytes))
       }
     }), RUNS)
   })
@@ -149,7 +149,7 @@ describe('former crashes on unprintable values', () => {
     ['codec.ts decodeJobRequest: type = {toString: 1}', () => decodeJobRequest(encode({ v: 1, type: bad }), MAX)],
     ['codec.ts decodeJobResponse: type = {toString: 1}', () => decodeJobResponse(encode({ v: 1, type: bad }), MAX)],
     ['codec.ts decodeModelRequest: type = {toString: 1}', () => decodeModelRequest(encode({ v: 1, type: bad }), MAX)],
-    ['codec.ts decodeModelHeader: type = {toString: 1}', () => decodeModelHeader(encode({ v: 1, type: bad }), MAX, MAX)],
+    ['codec.ts decodeModelResponse: type = {toString: 1}', () => decodeModelResponse(encode({ v: 1, type: bad }), MAX)],
     ['codec.ts decodeObservationMessage: type = {toString: 1}', () => decodeObservationMessage(encode({ v: 1, type: bad }), MAX)],
     ['codec.ts decodeObservationMessage: evidence.kind = {toString: 1}', () => decodeObservationMessage(withField('observation', ['evidence'], { kind: bad }), MAX)],
     ['job.ts validateJobSpec: spec.v = {toString: 1}', () => decodeJobRequest(withField('job', ['spec', 'v'], bad), MAX)],

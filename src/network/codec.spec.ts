@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest'
 import { encode } from 'cborg'
 import {
-  decodeAnnouncement, decodeJobRequest, decodeJobResponse, decodeModelHeader, decodeModelRequest,
-  encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelHeader, encodeModelRequest
+  decodeAnnouncement, decodeJobRequest, decodeJobResponse, decodeModelResponse, decodeModelRequest,
+  encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelResponse, encodeModelRequest
 } from './codec.js'
 import { createTensor, hashTensors } from '../tensor/index.js'
 import { jobIdOf } from '../consensus/job.js'
@@ -118,16 +118,26 @@ describe('job protocol codec', () => {
 })
 
 describe('model protocol codec', () => {
-  it('round-trips requests and headers', () => {
-    expect(decodeModelRequest(encodeModelRequest('d'.repeat(64)), 1024)).toEqual({ type: 'model-request', sha256: 'd'.repeat(64) })
-    const h = { type: 'model' as const, sha256: 'e'.repeat(64), size: 1000, chunks: 1 }
-    expect(decodeModelHeader(encodeModelHeader(h), 1024, 1 << 20)).toEqual(h)
+  const chunkHashes = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]
+  const manifest = { type: 'model-manifest' as const, sha256: 'e'.repeat(64), size: 70_000, chunkBytes: 65_536, chunkHashes }
+
+  it('round-trips requests, manifests and chunk headers', () => {
+    const m = { type: 'model-manifest' as const, sha256: 'd'.repeat(64), chunkBytes: 1 << 20 }
+    expect(decodeModelRequest(encodeModelRequest(m), 1024)).toEqual(m)
+    const c = { type: 'model-chunks' as const, sha256: 'd'.repeat(64), chunkBytes: 1 << 18, first: 3, count: 4 }
+    expect(decodeModelRequest(encodeModelRequest(c), 1024)).toEqual(c)
+    expect(decodeModelResponse(encodeModelResponse(manifest), 4096)).toEqual(manifest)
+    const h = { type: 'model-chunks' as const, first: 3, count: 4, bytes: 1 << 20 }
+    expect(decodeModelResponse(encodeModelResponse(h), 1024)).toEqual(h)
   })
 
-  it('rejects an uppercase hash, a size over the limit and zero chunks', () => {
-    expectName(() => decodeModelRequest(encode({ v: 1, type: 'model-request', sha256: 'D'.repeat(64) }), 1024), 'InvalidMessageError')
-    expectName(() => decodeModelHeader(encode({ v: 1, type: 'model', sha256: 'e'.repeat(64), size: 2048, chunks: 1 }), 1024, 1024), 'InvalidMessageError', 'size')
-    expectName(() => decodeModelHeader(encode({ v: 1, type: 'model', sha256: 'e'.repeat(64), size: 10, chunks: 0 }), 1024, 1024), 'InvalidMessageError', 'chunks')
+  it('rejects an uppercase hash, a chunk size that is not a power of two in range, and a manifest that does not add up', () => {
+    expectName(() => decodeModelRequest(encode({ v: 1, type: 'model-manifest', sha256: 'D'.repeat(64), chunkBytes: 65_536 }), 1024), 'InvalidMessageError')
+    expectName(() => decodeModelRequest(encode({ v: 1, type: 'model-manifest', sha256: 'd'.repeat(64), chunkBytes: 100_000 }), 1024), 'InvalidMessageError', 'power of two')
+    expectName(() => decodeModelRequest(encode({ v: 1, type: 'model-manifest', sha256: 'd'.repeat(64), chunkBytes: 1024 }), 1024), 'InvalidMessageError', 'chunkBytes')
+    expectName(() => decodeModelRequest(encode({ v: 1, type: 'model-chunks', sha256: 'd'.repeat(64), chunkBytes: 65_536, first: 0, count: 0 }), 1024), 'InvalidMessageError', 'count')
+    expectName(() => decodeModelResponse(encodeModelResponse({ ...manifest, size: 200_000 }), 4096), 'InvalidMessageError', 'chunk hashes')
+    expectName(() => decodeModelResponse(encodeModelResponse({ ...manifest, chunkHashes: [chunkHashes[0], new Uint8Array(31)] }), 4096), 'InvalidMessageError', 'chunkHashes')
   })
 })
 

@@ -13,6 +13,7 @@ import type { JobSpec, SignedVote } from '../consensus/types.js'
 import { validateObservationBody } from '../consensus/observation.js'
 import type { ObservationEvidence, SignedObservation } from '../consensus/observation.js'
 import { MAX_ANNOUNCED_MODELS, MAX_LEASE_ADDRS, MAX_RUNTIME_NAME } from './constants.js'
+import { MAX_MODEL_CHUNKS, MAX_MODEL_REQUEST_BYTES, MIN_MODEL_CHUNK_BYTES } from './protocols/model/constants.js'
 
 export interface JobRequest {
   type: 'job'
@@ -55,10 +56,40 @@ export type JobResponse =
   | { type: 'output', jobId: string, outputs: NamedTensors }
   | { type: 'error', jobId: string, error: { name: string, message: string } }
 
-export type ModelRequest = { type: 'model-request', sha256: string }
-export type ModelResponseHeader =
-  | { type: 'model', sha256: string, size: number, chunks: number }
+/** What a model fetcher asks a holder (`/crosscheck/model/2.0.0`), one request at a time per stream. */
+export type ModelRequest =
+  | { type: 'model-manifest', sha256: string, chunkBytes: number }
+  | { type: 'model-chunks', sha256: string, chunkBytes: number, first: number, count: number }
+
+/**
+ * A model cut in chunks of `chunkBytes` (the last one shorter), each with its
+ * sha256: chunk `i` is `bytes[i * chunkBytes, (i + 1) * chunkBytes)`. The
+ * fetcher checks each chunk against it as it arrives and the whole model
+ * against `sha256` at the end, so a lying manifest cannot pass.
+ */
+export interface ModelChunkManifest {
+  sha256: string
+  size: number
+  chunkBytes: number
+  /** 32 bytes each, `ceil(size / chunkBytes)` of them. */
+  chunkHashes: Uint8Array[]
+}
+
+/** A holder's answer: the manifest, a chunk header (then `bytes` raw bytes on the stream), or a typed error. */
+export type ModelResponse =
+  | ({ type: 'model-manifest' } & ModelChunkManifest)
+  | { type: 'model-chunks', first: number, count: number, bytes: number }
   | { type: 'error', error: { name: string, message: string } }
+
+/** Limits a model message is checked against when it is decoded. */
+export interface ModelWireLimits {
+  minChunkBytes: number
+  maxChunkBytes: number
+  maxChunks: number
+}
+
+/** The model protocol's own limits (protocols/model/constants.ts). */
+export const MODEL_WIRE_LIMITS: ModelWireLimits = { minChunkBytes: MIN_MODEL_CHUNK_BYTES, maxChunkBytes: MAX_MODEL_REQUEST_BYTES, maxChunks: MAX_MODEL_CHUNKS }
 
 export interface Announcement {
   peerId: string
@@ -177,25 +208,58 @@ export function decodeJobResponse (bytes: Uint8Array, maxBytes: number): JobResp
   return { type: 'result', jobId: hash(m, 'jobId'), vote, ...(m.outputs !== undefined ? { outputs: tensors(m, 'outputs') } : {}), ms: num(m, 'ms') }
 }
 
-export function encodeModelRequest (sha256: string): Uint8Array {
-  return encodeMessage({ type: 'model-request', sha256 })
+export function encodeModelRequest (req: ModelRequest): Uint8Array {
+  return encodeMessage(req)
 }
 
-export function decodeModelRequest (bytes: Uint8Array, maxBytes: number): ModelRequest {
+function chunkBytesField (m: Record<string, unknown>, limits: ModelWireLimits): number {
+  const v = num(m, 'chunkBytes', limits.minChunkBytes, limits.maxChunkBytes)
+  if (!Number.isInteger(v) || (v & (v - 1)) !== 0) throw new InvalidMessageError('chunkBytes must be a power of two')
+  return v
+}
+
+function intField (m: Record<string, unknown>, key: string, min: number, max: number): number {
+  const v = num(m, key, min, max)
+  if (!Number.isInteger(v)) throw new InvalidMessageError(`${key} must be an integer`)
+  return v
+}
+
+export function decodeModelRequest (bytes: Uint8Array, maxBytes: number, limits: ModelWireLimits = MODEL_WIRE_LIMITS): ModelRequest {
   const m = decodeMessage(bytes, maxBytes)
-  if (m.type !== 'model-request') throw new InvalidMessageError(`expected a model-request, got ${showValue(m.type)}`)
-  return { type: 'model-request', sha256: hash(m, 'sha256') }
+  if (m.type === 'model-manifest') return { type: 'model-manifest', sha256: hash(m, 'sha256'), chunkBytes: chunkBytesField(m, limits) }
+  if (m.type !== 'model-chunks') throw new InvalidMessageError(`expected a model-manifest or model-chunks request, got ${showValue(m.type)}`)
+  return {
+    type: 'model-chunks',
+    sha256: hash(m, 'sha256'),
+    chunkBytes: chunkBytesField(m, limits),
+    first: intField(m, 'first', 0, limits.maxChunks - 1),
+    count: intField(m, 'count', 1, limits.maxChunks)
+  }
 }
 
-export function encodeModelHeader (h: ModelResponseHeader): Uint8Array {
-  return encodeMessage(h)
+export function encodeModelResponse (res: ModelResponse): Uint8Array {
+  return encodeMessage(res)
 }
 
-export function decodeModelHeader (bytes: Uint8Array, maxBytes: number, maxModelBytes: number): ModelResponseHeader {
+/**
+ * Checks shape and self-consistency only (chunk count against size and chunk
+ * size); the fetcher checks the size against its own limit before allocating.
+ */
+export function decodeModelResponse (bytes: Uint8Array, maxBytes: number, limits: ModelWireLimits = MODEL_WIRE_LIMITS): ModelResponse {
   const m = decodeMessage(bytes, maxBytes)
   if (m.type === 'error') return { type: 'error', error: errorField(m) }
-  if (m.type !== 'model') throw new InvalidMessageError(`expected a model header, got ${showValue(m.type)}`)
-  return { type: 'model', sha256: hash(m, 'sha256'), size: num(m, 'size', 1, maxModelBytes), chunks: num(m, 'chunks', 1, 1 << 20) }
+  if (m.type === 'model-chunks') {
+    return { type: 'model-chunks', first: intField(m, 'first', 0, limits.maxChunks - 1), count: intField(m, 'count', 1, limits.maxChunks), bytes: intField(m, 'bytes', 1, limits.maxChunkBytes * limits.maxChunks) }
+  }
+  if (m.type !== 'model-manifest') throw new InvalidMessageError(`expected a model manifest or chunk header, got ${showValue(m.type)}`)
+  const size = intField(m, 'size', 1, Number.MAX_SAFE_INTEGER)
+  const chunkBytes = chunkBytesField(m, limits)
+  const hashes = m.chunkHashes
+  if (!Array.isArray(hashes) || hashes.length > limits.maxChunks || !hashes.every(h => h instanceof Uint8Array && h.byteLength === 32)) {
+    throw new InvalidMessageError(`chunkHashes must be at most ${limits.maxChunks} 32-byte hashes`)
+  }
+  if (hashes.length !== Math.ceil(size / chunkBytes)) throw new InvalidMessageError(`${hashes.length} chunk hashes for ${size} bytes in chunks of ${chunkBytes}`)
+  return { type: 'model-manifest', sha256: hash(m, 'sha256'), size, chunkBytes, chunkHashes: hashes as Uint8Array[] }
 }
 
 /**

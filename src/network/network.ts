@@ -454,13 +454,25 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     }
   }
 
-  /** Fetches model bytes from a peer in chunks, checking size and sha256. */
+  /** Fetches model bytes from one peer in chunks, checking each chunk and the whole (see `fetchModelFrom`). */
   async fetchModel (peerId: string, sha256: string, options: ModelFetchOptions = {}): Promise<Uint8Array> {
+    return await this.fetchModelFrom([peerId], sha256, options)
+  }
+
+  /**
+   * Fetches a model from several holders at once (up to `model.maxHolders`,
+   * 4, the rest spares, best first), each chunk and the whole checked. A
+   * holder that errors or sends a chunk that does not hash is dropped and its
+   * chunks go to the others. Throws (HashMismatchError, ModelTooLargeError,
+   * InvalidMessageError, ModelNotFoundError, TimeoutError, AbortError) only
+   * when no holder is left.
+   */
+  async fetchModelFrom (peers: string[], sha256: string, options: ModelFetchOptions = {}): Promise<Uint8Array> {
     const parts = this.requireParts()
     try {
-      return await parts.models.fetch(peerId, sha256, options)
+      return await parts.models.fetchFrom(peers, sha256, options)
     } finally {
-      parts.links.touch(peerId)
+      for (const peerId of peers) parts.links.touch(peerId)
     }
   }
 

@@ -1,7 +1,7 @@
 /**
- * The model protocol over an in-memory stream pair: the fetcher gets checked
- * bytes, and the serving side reports upload progress, throttled, with a
- * final event.
+ * The model protocol over in-memory stream pairs (one per stream the fetcher
+ * opens): the fetcher gets checked bytes, and the serving side reports upload
+ * progress, throttled, with a final event. Real libp2p nodes: fetch.spec.ts.
  */
 import { describe, it, expect } from 'vitest'
 import { streamPair } from '@libp2p/utils'
@@ -18,7 +18,7 @@ const registrar = { handle: async () => {}, unhandle: async () => {} }
 /** A fetcher and a server joined by one stream pair, as a direct link would. */
 async function setup (uploadProgressBytes?: number): Promise<{ fetch: (sha256: string) => Promise<Uint8Array>, uploads: ModelUploadProgress[] }> {
   const uploads: ModelUploadProgress[] = []
-  let served: Promise<void> = Promise.resolve()
+  const served: Array<Promise<void>> = []
   const server = modelProtocol({ uploadProgressBytes })({ registrar, links: { ensureDirect: async () => { throw new Error('server does not dial') } } })
   server.serve(async (s) => (s === sha ? model : undefined))
   server.addEventListener('model:upload', (evt) => { uploads.push(evt.detail) })
@@ -26,7 +26,7 @@ async function setup (uploadProgressBytes?: number): Promise<{ fetch: (sha256: s
     ensureDirect: async (): Promise<Connection> => ({
       newStream: async (): Promise<Stream> => {
         const [outbound, inbound] = await streamPair()
-        served = server.serveStream(inbound, 'fetcher-peer')
+        served.push(server.serveStream(inbound, 'fetcher-peer'))
         return outbound
       }
     }) as unknown as Connection
@@ -36,9 +36,10 @@ async function setup (uploadProgressBytes?: number): Promise<{ fetch: (sha256: s
     uploads,
     fetch: async (s) => {
       try {
-        return await client.fetch('server-peer', s, { timeout: 10_000 })
+        // one request at a time: the bytes sent grow chunk by chunk, in order
+        return await client.fetch('server-peer', s, { timeout: 10_000, requestsPerHolder: 1 })
       } finally {
-        await served
+        await Promise.all(served)
       }
     }
   }
@@ -57,7 +58,7 @@ describe('model protocol', () => {
   })
 
   it('sends only the final event when the whole model is smaller than one step', async () => {
-    const { fetch, uploads } = await setup(2 * 1024 * 1024)
+    const { fetch, uploads } = await setup(8 * MODEL_CHUNK_BYTES)
     await fetch(sha)
     expect(uploads).toEqual([{ peerId: 'fetcher-peer', sha256: sha, sent: model.length, total: model.length }])
   })
