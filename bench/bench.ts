@@ -14,7 +14,8 @@
  *  - jobs:       verified jobs (k=3, quorum 2) on three browser workers, cold then
  *                warm, split per stage along the critical path (bench/stats.ts);
  *  - ocr:        the OCR sample read through verified jobs vs read locally;
- *  - transfer:   peer-to-peer model transfer (a model no catalog lists);
+ *  - transfer:   peer-to-peer model transfer (a model no catalog lists): a job's
+ *                provisioning from one holder, then 1 vs 3 holders interleaved;
  *  - throughput: jobs/s with 1, 2, 4, 8 browser peers, and with a Node worker;
  *  - crowd:      N visitors arriving one every 0.5 s (bench/crowd.ts): join time
  *                after page load, verified CLI jobs while they stay, links per
@@ -22,9 +23,9 @@
  *
  * Flags (defaults keep a run to about ten minutes on 2 cores):
  * --sections runtime,jobs,ocr,transfer,throughput,crowd  --runs 15  --jobs 6
- * --option-runs 12 (per sweep cell; a third of it for the OCR models)  --no-sweep  --no-profile
+ * --option-runs 12 (per sweep cell, over 4 interleaved batches)  --no-sweep  --no-profile
  * --job-models mlp,ocr-det,ocr-rec
- * --ocr 3  --transfer-mb 24  --peers 1,2,4,8  --throughput-ms 3000
+ * --ocr 3  --transfer-mb 24  --transfer-rounds 3  --peers 1,2,4,8  --throughput-ms 3000
  * --crowd 8,16,24  --arrival-ms 500  --crowd-jobs 6  --idle-s 50
  * --out bench/results.json  --svg bench/results.svg  --no-svg. CROSSCHECK_OUT_DIR picks the built app (default dist).
  */
@@ -189,14 +190,18 @@ async function runtimeSection (requester: PeerPage, inputs: Record<string, Json>
   await requester.page.evaluate(async () => { await window.crosscheck.bench.runtimeClose() })
   if (init.sweep) {
     const t = performance.now()
-    // the OCR models take 10–60 ms a run: fewer runs keep the sweep near a minute on 2 cores
-    const runsFor = (id: string): number => id.startsWith('ocr-') ? Math.max(3, Math.round(init.optionRuns / 3)) : init.optionRuns
+    // session creation, not runs, is most of the sweep's time (18 OCR sessions a model), so the OCR models keep their runs
+    const runsFor = (): number => init.optionRuns
     out.options = await runtimeOptionsSweep(requester.page, inputs, { models: MODELS, runsFor, threads: [1, 2], log })
     log(`options sweep: ${((performance.now() - t) / 1000).toFixed(0)} s`)
   }
   if (init.profile) {
     const t = performance.now()
-    out.profile = await profileModels(['cnn', 'ocr-det', 'ocr-rec'], inputs, { runs: 5, threads: 1 })
+    try {
+      out.profile = await profileModels(['cnn', 'ocr-det', 'ocr-rec'], inputs, { runs: 5, threads: 1 })
+    } catch (err) {
+      log(`profile failed: ${(err as Error).message}`)
+    }
     log(`profile: ${((performance.now() - t) / 1000).toFixed(0)} s`)
   }
   return out
@@ -270,7 +275,23 @@ async function ocrSection (requester: PeerPage, reads: number): Promise<Record<s
   return { local: l, verified: v, budget: 1.5 * l.median + 100, text, jobsPerRead }
 }
 
-async function transferSection (pages: PeerPage[], inputs: Record<string, Json>, mb: number): Promise<Record<string, unknown>> {
+/** One way of fetching: chunk size and whether a stream carries request after request. */
+interface TransferVariant { label: string, chunkBytes: number, reuseStreams: boolean }
+const TRANSFER_VARIANTS: TransferVariant[] = [
+  { label: '1 MiB chunks, streams reused', chunkBytes: 1024 * 1024, reuseStreams: true },
+  { label: '256 KiB chunks, streams reused', chunkBytes: 256 * 1024, reuseStreams: true },
+  { label: '1 MiB chunks, one stream per request', chunkBytes: 1024 * 1024, reuseStreams: false }
+]
+
+/**
+ * Peer-to-peer model transfer. First a job on a padded model only the
+ * requester holds (a worker provisions it from that one holder: the figure
+ * that includes hash, store and load). Then, once three pages hold it, the
+ * fourth fetches it from one holder and from all three, interleaved round by
+ * round (the one holder rotates), for each transfer variant: MB/s each and
+ * the 3-holder/1-holder ratio of the medians.
+ */
+async function transferSection (pages: PeerPage[], inputs: Record<string, Json>, mb: number, rounds: number): Promise<Record<string, unknown>> {
   const requester = pages[0]
   const rec = await resolveModel('ocr-rec')
   const pad = Math.max(0, Math.round(mb * 1024 * 1024) - rec.bytes.byteLength)
@@ -280,13 +301,70 @@ async function transferSection (pages: PeerPage[], inputs: Record<string, Json>,
   const worker = r.agreeing[0]
   const entries = traces.get(worker) ?? []
   const progress = entries.filter(e => e.type === 'model:progress' && e.detail.sha256 === r.modelHash && e.detail.source === 'peer')
-  const served = entries.find(e => e.type === 'job:served' && e.detail.jobId === r.jobId)?.detail.timing as ServedTiming | undefined
-  if (served == null || progress.length === 0) return { error: 'the worker left no transfer trace', size: r.size }
-  const wireMs = progress[progress.length - 1].t - served.modelStart
-  const provisioningMs = served.modelReady - served.modelStart
-  const mbps = r.size / 1024 / 1024 / (wireMs / 1000)
-  log(`transfer: ${(r.size / 1024 / 1024).toFixed(1)} MiB peer to peer in ${wireMs.toFixed(0)} ms → ${mbps.toFixed(1)} MiB/s; provisioning (fetch, hash, store, load) ${provisioningMs.toFixed(0)} ms`)
-  return { size: r.size, chunks: progress.length, wireMs, mbPerSecond: mbps, provisioningMs, jobMs: r.timing.finished - r.timing.started, source: 'peer' }
+  if (progress.length === 0) return { error: 'the worker left no transfer trace', size: r.size }
+  // the worker provisions in the job's prepare phase, before its served timing starts: count from the job's start
+  const wireMs = progress[progress.length - 1].t - r.wall.start
+  const jobMs = r.wall.end - r.wall.start
+  const provisioned = { wireMs, mbPerSecond: r.size / 1e6 / (wireMs / 1000), chunks: progress.length, jobMs }
+  log(`transfer (job, 1 holder): ${(r.size / 1024 / 1024).toFixed(1)} MiB from the job's start to the last chunk in ${wireMs.toFixed(0)} ms → ${provisioned.mbPerSecond.toFixed(1)} MB/s; whole job (fetch, hash, store, load, run) ${jobMs.toFixed(0)} ms`)
+
+  // three holders: the requester, the worker that ran the job, and one more page that fetches and keeps it
+  const others = pages.slice(1).filter(p => p.peerId !== worker)
+  if (others.length < 2) return { size: r.size, provisioned, error: 'needs four pages for the three-holder figures' }
+  const [third, fetcher] = others
+  await third.page.evaluate(async ([peers, sha]) => await window.crosscheck.bench.fetchFrom([...peers], sha, { keep: true }), [[requester.peerId, worker], r.modelHash] as const)
+  const holders = [requester.peerId, worker, third.peerId]
+  // Chromium's CPU (every process) during each fetch: whether the machine, not the holders, sets the pace
+  const sys = await fetcher.ctx.browser()?.newBrowserCDPSession()
+  const cores: Record<string, number[]> = {}
+  const mainThread: Record<string, number[]> = {}
+  const fetch = async (peers: string[], v: TransferVariant): Promise<number> => {
+    const cpu0 = sys != null ? await processCpu(sys) : {}
+    const busy0 = await mainThreadSeconds(fetcher)
+    const f = await fetcher.page.evaluate(async ([peers, sha, o]) => await window.crosscheck.bench.fetchFrom([...peers], sha, o), [peers, r.modelHash, { chunkBytes: v.chunkBytes, reuseStreams: v.reuseStreams }] as const)
+    if (sys != null) {
+      const used = Object.values(cpuDelta(cpu0, await processCpu(sys))).reduce((a, b) => a + b, 0)
+      ;(cores[`${v.label} × ${peers.length}`] ??= []).push(used / (f.ms / 1000))
+    }
+    // the fetching page's main thread, where every chunk's bytes are received and copied
+    ;(mainThread[`${v.label} × ${peers.length}`] ??= []).push((await mainThreadSeconds(fetcher) - busy0) / (f.ms / 1000))
+    return f.size / 1e6 / (f.ms / 1000)
+  }
+  // warm-up: links made, every holder's manifest computed
+  for (const h of holders) await fetch([h], TRANSFER_VARIANTS[0])
+  const variants: Array<Record<string, unknown>> = []
+  const series = TRANSFER_VARIANTS.map(() => ({ one: [] as number[], three: [] as number[] }))
+  for (let i = 0; i < rounds; i++) {
+    for (const [k, v] of TRANSFER_VARIANTS.entries()) {
+      series[k].one.push(await fetch([holders[i % holders.length]], v))
+      series[k].three.push(await fetch(holders, v))
+    }
+  }
+  for (const [k, v] of TRANSFER_VARIANTS.entries()) {
+    const one = summarize(series[k].one)
+    const three = summarize(series[k].three)
+    const cpu1 = summarize(cores[`${v.label} × 1`] ?? [NaN]).median
+    const cpu3 = summarize(cores[`${v.label} × 3`] ?? [NaN]).median
+    const main1 = summarize(mainThread[`${v.label} × 1`] ?? [NaN]).median
+    const main3 = summarize(mainThread[`${v.label} × 3`] ?? [NaN]).median
+    variants.push({ ...v, oneHolder: one, threeHolders: three, ratio: three.median / one.median, chromiumCores: { oneHolder: cpu1, threeHolders: cpu3 }, fetcherMainThread: { oneHolder: main1, threeHolders: main3 } })
+    log(`transfer ${v.label}: 1 holder ${one.median.toFixed(1)} MB/s (Chromium ${cpu1.toFixed(2)} cores, fetcher main thread ${(100 * main1).toFixed(0)}% busy), 3 holders ${three.median.toFixed(1)} MB/s (${cpu3.toFixed(2)} cores, ${(100 * main3).toFixed(0)}%) → ${(three.median / one.median).toFixed(2)}× (median of ${rounds}, ${cpus().length} cores here)`)
+  }
+  const best = variants[0] as { oneHolder: Series, threeHolders: Series, ratio: number }
+  return {
+    size: r.size,
+    source: 'peer',
+    provisioned,
+    // the default variant (1 MiB chunks, streams reused): what provisioning uses
+    mbPerSecond: best.oneHolder.median,
+    threeHolderMbPerSecond: best.threeHolders.median,
+    ratio: best.ratio,
+    chromiumCores: (best as { chromiumCores?: unknown }).chromiumCores,
+    fetcherMainThread: (best as { fetcherMainThread?: unknown }).fetcherMainThread,
+    cores: cpus().length,
+    rounds,
+    variants
+  }
 }
 
 interface ThroughputPoint { peers: number, browsers: number, nodeWorkers: number, round: number, jobs: number, errors: number, seconds: number, jobsPerSecond: number, latency: Series, requesterMainThread: number, workerMainThread: number, rendererCores: number }
@@ -395,6 +473,7 @@ export async function runBench (args: string[]): Promise<number> {
       'job-models': { type: 'string', default: JOB_MODELS.join(',') },
       ocr: { type: 'string', default: '3' },
       'transfer-mb': { type: 'string', default: '24' },
+      'transfer-rounds': { type: 'string', default: '3' },
       peers: { type: 'string', default: '1,2,4,8' },
       'throughput-ms': { type: 'string', default: '3000' },
       crowd: { type: 'string', default: '8,16,24' },
@@ -426,7 +505,7 @@ export async function runBench (args: string[]): Promise<number> {
       if (sections.has('runtime')) results.runtime = await runtimeSection(requester, inputs, { runs: Number(values.runs), optionRuns: Number(values['option-runs']), sweep: !values['no-sweep'], profile: !values['no-profile'] })
       if (sections.has('jobs')) results.jobs = await jobsSection(pages, inputs, Number(values.jobs), values['job-models'].split(',').map(m => m.trim()).filter(m => (JOB_MODELS as readonly string[]).includes(m)))
       if (sections.has('ocr')) results.ocr = await ocrSection(requester, Number(values.ocr))
-      if (sections.has('transfer')) results.transfer = await transferSection(pages, inputs, Number(values['transfer-mb']))
+      if (sections.has('transfer')) results.transfer = await transferSection(pages, inputs, Number(values['transfer-mb']), Number(values['transfer-rounds']))
       if (sections.has('throughput')) results.throughput = await throughputSection(browser, net, pages, inputs, ints(values.peers), Number(values['throughput-ms']))
     })
   }

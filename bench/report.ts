@@ -15,6 +15,17 @@ export interface GoalRow {
   note?: string
 }
 
+/**
+ * What the options sweep and the profile showed (issue 15 item 6), kept here
+ * so that bench/results.md carries it beside the figures it reads.
+ */
+export const RUNTIME_FINDING = [
+  '**Finding (options sweep and profile).** No session option made onnxruntime-web measurably faster on any catalog model: enableCpuMemArena, enableMemPattern (alone or both, as native has them), executionMode parallel and graph optimisation levels stay within the run-to-run noise of this 2-core machine, so the worker keeps onnxruntime-web\'s unset behaviour, now written out in `DEFAULT_SESSION_OPTIONS` (workers/session-options.ts).',
+  'graphOptimizationLevel basic and freeDimensionOverrides change ocr-rec\'s output bytes (a different Conv/MatMul fusion or shape plan), so they would need their own numeric class and are not used; every other option gives the default\'s bytes on every model.',
+  'The JSEP build (needed for WebGPU) is slower than the plain WASM build on the wasm backend (up to 2–3× on the OCR models) with the same bytes, so CPU-only workers keep loading `onnxruntime-web/wasm`. Two threads beat one on the OCR models; the tiny MLP/CNN run in a few µs either way.',
+  'Why the OCR models stay 3–4× slower than native: the profile puts 80–90% of the gap in Conv. onnxruntime-node runs these Convs as MLAS NCHWc kernels (its ReorderInput/ReorderOutput nodes: blocked layout, AVX2/AVX-512 FMA, 8–16 floats a lane), which onnxruntime-web has no build of; WASM SIMD runs them as im2col + a 128-bit (4-float) SGEMM, ~8–25× slower per Conv. The element-wise Add/Mul/Clip of the hard-swish blocks are 2–8× slower (4-float lanes, no fusion into Conv). No session option reaches that kernel choice: closing the gap needs WebGPU, a relaxed-SIMD/FMA wasm build, or fewer/cheaper Convs in the model.'
+].join(' ')
+
 const ms = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : `${x >= 100 ? x.toFixed(0) : x.toFixed(1)} ms`)
 const x2 = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`)
 
@@ -63,23 +74,25 @@ export function goalRows (r: Record<string, any>): GoalRow[] {
     })
   }
   if (r.transfer != null && r.transfer.mbPerSecond != null) {
+    const t = r.transfer
+    const busy = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(0)}%`)
     rows.push({
       goal: '2 transfer',
-      figure: `peer-to-peer model transfer, one holder (${(r.transfer.size / 1024 / 1024).toFixed(1)} MiB over WebRTC)`,
-      measured: `${r.transfer.mbPerSecond.toFixed(1)} MiB/s (provisioning incl. hash, store, load: ${ms(r.transfer.provisioningMs)})`,
+      figure: `peer-to-peer model transfer, one holder (${(t.size / 1024 / 1024).toFixed(1)} MiB over WebRTC, median of ${t.rounds})`,
+      measured: `${t.mbPerSecond.toFixed(1)} MB/s (a job provisioning from one holder: ${t.provisioned.mbPerSecond.toFixed(1)} MB/s from the job's start to the last chunk)`,
       target: '≥ 20 MB/s',
-      holds: r.transfer.mbPerSecond * 1.048576 >= 20
+      holds: t.mbPerSecond >= 20
     })
     rows.push({
       goal: '2 transfer',
-      figure: 'chunks from several holders at once',
-      measured: 'one holder at a time',
-      target: 'parallel when more than one holds the model',
-      holds: false,
-      note: 'by the code: CrosscheckNode.fetchFromPeers asks holders one after another, each for the whole model'
+      figure: 'chunks from three holders at once, against one (interleaved)',
+      measured: `${t.threeHolderMbPerSecond.toFixed(1)} MB/s: ${x2(t.ratio)} (Chromium busy ${t.chromiumCores?.oneHolder?.toFixed(2) ?? '–'} / ${t.chromiumCores?.threeHolders?.toFixed(2) ?? '–'} of ${t.cores} cores; fetcher main thread ${busy(t.fetcherMainThread?.oneHolder)} / ${busy(t.fetcherMainThread?.threeHolders)})`,
+      target: '≥ 1.8× one holder',
+      holds: t.ratio >= 1.8
     })
   }
   for (const [id, row] of Object.entries((r.runtime ?? {}) as Record<string, any>)) {
+    if (id === 'options' || id === 'profile') continue
     for (const t of ['t1', 't2']) {
       const c = row[t]
       if (c == null) continue
@@ -218,6 +231,53 @@ export function formatTable (r: Record<string, any>): string {
   return lines.join('\n') + '\n'
 }
 
+/**
+ * The runtime options sweep as Markdown: one row per variant, one column per
+ * model × threads, median ms and the ratio to onnxruntime-node; `≠` marks a
+ * variant whose output bytes differ from the worker default's (it would need
+ * its own numeric class), `*` the fastest byte-identical variant.
+ */
+export function optionsMarkdown (options: Record<string, any> | undefined): string[] {
+  if (options == null) return []
+  const ids = Object.keys(options)
+  if (ids.length === 0) return []
+  const threads = [1, 2]
+  const variants: Array<[string, string]> = []
+  for (const id of ids) for (const [v, label] of Object.entries(options[id].labels as Record<string, string>)) if (!variants.some(([x]) => x === v)) variants.push([v, label])
+  const cols = ids.flatMap(id => threads.map(t => ({ id, t })))
+  const f = (x: number | undefined): string => (x == null || !Number.isFinite(x) ? '–' : x >= 10 ? x.toFixed(1) : x.toFixed(2))
+  const lines = [
+    '',
+    `onnxruntime-web session options, build and threads (median ms of ${String(options[ids[0]].runs)} runs per cell over ${String(options[ids[0]].batches)} interleaved batches; × = / onnxruntime-node at the same threads; ≠ = output bytes differ from the default's; * = fastest with the default's bytes):`,
+    '',
+    `| variant | ${cols.map(c => `${c.id} ${c.t}t`).join(' | ')} |`,
+    `| --- | ${cols.map(() => '---:').join(' | ')} |`
+  ]
+  for (const [v, label] of variants) {
+    const cells = cols.map(({ id, t }) => {
+      const c = (options[id].cells as any[]).find(x => x.variant === v && x.threads === t)
+      if (c == null) return 'n/a'
+      const mark = `${c.identical === true ? '' : ' ≠'}${options[id].best?.[`t${t}`] === v ? ' *' : ''}`
+      return `${f(c.web.median)} (${x2(c.ratio)})${mark}`
+    })
+    lines.push(`| ${v}: ${label.replace(/\|/g, '\\|')} | ${cells.join(' | ')} |`)
+  }
+  lines.push(`| onnxruntime-node | ${cols.map(({ id, t }) => f(options[id].node?.[`t${t}`]?.median)).join(' | ')} |`)
+  return lines
+}
+
+/** The per-op profile (bench/profile.ts) as Markdown: where WASM's time goes, op type by op type. */
+export function profileMarkdown (profile: Record<string, any> | undefined): string[] {
+  if (profile == null) return []
+  const lines = ['', 'Per-op profile, onnxruntime-web WASM SIMD (in Node, same wasm binary) vs onnxruntime-node, 1 thread, ms per run (profiling on, so slower than above); the op types with the largest gap:', '', '| model | run (web / native) | op type | web | native | × | share of the gap |', '| --- | --- | --- | ---: | ---: | ---: | ---: |']
+  for (const [id, p] of Object.entries(profile)) {
+    for (const g of (p.gap as any[]).slice(0, 3)) {
+      lines.push(`| ${id} | ${ms(p.web.runMs)} / ${ms(p.node.runMs)} | ${String(g.op)} (${Math.round(p.web.nodes[g.op] ?? 0)} / ${Math.round(p.node.nodes[g.op] ?? 0)} nodes) | ${ms(g.webMs)} | ${ms(g.nodeMs)} | ${x2(g.ratio)} | ${(100 * g.shareOfGap).toFixed(0)}% |`)
+    }
+  }
+  return lines
+}
+
 /** The goals table and the per-stage table as Markdown (bench/results.md; the README's Benchmarks section quotes it). */
 export function formatMarkdown (r: Record<string, any>): string {
   const cell = (s: string): string => s.replace(/\|/g, '\\|')
@@ -240,5 +300,7 @@ export function formatMarkdown (r: Record<string, any>): string {
     for (const { key, label } of STAGES) lines.push(`| ${label} | ${ids.map(id => f(jobs[id].meanStages[key])).join(' | ')} | ${ids.map(id => f(jobs[id].cold?.stages?.[key])).join(' | ')} |`)
     lines.push(`| **total** | ${ids.map(id => f(jobs[id].total.mean)).join(' | ')} | ${ids.map(id => f(jobs[id].cold?.totalMs)).join(' | ')} |`)
   }
+  lines.push(...optionsMarkdown(r.runtime?.options), ...profileMarkdown(r.runtime?.profile))
+  if (r.runtime?.options != null) lines.push('', RUNTIME_FINDING)
   return lines.join('\n') + '\n'
 }

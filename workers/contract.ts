@@ -28,6 +28,39 @@ export interface WorkerInit {
    * @default min(hardwareConcurrency, 4) for the plain wasm build, 1 for the JSEP (WebGPU) build
    */
   numThreads?: number
+  /**
+   * Which onnxruntime-web build to load. `'auto'` loads the JSEP build only
+   * when WebGPU is tried; `'jsep'` loads it whatever the backend (the bench
+   * compares the two builds on the wasm backend). At 1 thread both builds
+   * give identical bytes; `Capabilities.build` says which one is in use.
+   * @default 'auto'
+   */
+  build?: 'auto' | 'wasm' | 'jsep'
+}
+
+/**
+ * Per-session onnxruntime options: a typed, validated subset of
+ * `InferenceSession.SessionOptions` (see workers/session-options.ts).
+ * Every field left out keeps the worker's default, which is
+ * `DEFAULT_SESSION_OPTIONS` there (the bench's options sweep picked it).
+ * None of these may change output bytes within a numeric class: the bench
+ * checks each against the default, bit for bit.
+ */
+export interface SessionOptions {
+  /** Graph rewrites before the first run. onnxruntime's own default is `'all'`. */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all'
+  /** onnxruntime's CPU arena allocator. onnxruntime-web passes `false` when unset (native's default is on). */
+  enableCpuMemArena?: boolean
+  /** Pre-planned activation buffers from the first run's shapes. onnxruntime-web passes `false` when unset (native's default is on). */
+  enableMemPattern?: boolean
+  /** Inter-op parallelism; `'parallel'` needs threads to help. onnxruntime's default is `'sequential'`. */
+  executionMode?: 'sequential' | 'parallel'
+  /**
+   * Fixes symbolic input dims (e.g. `{ 'p2o.DynamicDimension.0': 1 }`) so
+   * shape inference can plan buffers; inputs of another size then fail.
+   * Unset: none.
+   */
+  freeDimensionOverrides?: Record<string, number>
 }
 
 export interface WebGpuInfo {
@@ -91,8 +124,12 @@ export interface InferenceWorkerApi {
   init: (options: WorkerInit) => Promise<void>
   /** Capabilities, probed once (lazily) and cached. */
   probe: () => Promise<Capabilities>
-  /** Creates (and caches by hash) a session. `bytes` should be transferred. Does not re-hash: the registry already did. */
-  loadModel: (modelHash: string, bytes: ArrayBuffer) => Promise<ModelInfo>
+  /**
+   * Creates (and caches by hash) a session. `bytes` should be transferred.
+   * Does not re-hash: the registry already did. `options` override
+   * `DEFAULT_SESSION_OPTIONS` (validated; an invalid one throws InvalidArgumentError).
+   */
+  loadModel: (modelHash: string, bytes: ArrayBuffer, options?: SessionOptions) => Promise<ModelInfo>
   hasModel: (modelHash: string) => Promise<boolean>
   unloadModel: (modelHash: string) => Promise<boolean>
   /** Runs a loaded model; runs are serialized per worker. Output buffers are transferred back. */

@@ -14,13 +14,16 @@
  *   2 threads than 1, and with WebGPU the heavy work is on the GPU anyway.
  *   Without cross-origin isolation there is no SharedArrayBuffer, so 1.
  * - env flags are set in `configureEnv` and nowhere else, before the first session.
+ * - session options: `DEFAULT_SESSION_OPTIONS` (workers/session-options.ts),
+ *   with the caller's validated overrides on top, per session.
  */
 import * as Comlink from 'comlink'
 import type * as OrtTypes from 'onnxruntime-web'
-import { CrosscheckError, InferenceError, InvalidTensorError, ModelNotFoundError } from '../src/errors.js'
+import { CrosscheckError, InferenceError, InvalidArgumentError, InvalidTensorError, ModelNotFoundError } from '../src/errors.js'
 import { createTensor, isDType } from '../src/tensor/index.js'
 import type { NamedTensors, Tensor, TypedArray } from '../src/tensor/index.js'
 import type { Backend, Capabilities, Engine, InferenceWorkerApi, ModelInfo, RunResult, SelfTestResult, WebGpuInfo, WorkerInit } from './contract.js'
+import { resolveSessionOptions } from './session-options.js'
 import { selfTestCase } from './tiny-model.js'
 
 type Ort = typeof OrtTypes
@@ -28,7 +31,7 @@ type Ort = typeof OrtTypes
 /** Upper bound on threads we ever ask for (see the file comment). */
 const MAX_THREADS = 4
 
-let init: Required<Pick<WorkerInit, 'preferredBackend'>> & Pick<WorkerInit, 'numThreads'> | undefined
+let init: Required<Pick<WorkerInit, 'preferredBackend' | 'build'>> & Pick<WorkerInit, 'numThreads'> | undefined
 let ready: Promise<{ ort: Ort, caps: Capabilities }> | undefined
 const sessions = new Map<string, Promise<OrtTypes.InferenceSession>>()
 
@@ -126,7 +129,7 @@ async function knownAnswer (ort: Ort, backend: Backend, numericClass: string): P
 
 async function start (): Promise<{ ort: Ort, caps: Capabilities }> {
   const t0 = performance.now()
-  const opts = init ?? (init = { preferredBackend: 'auto' })
+  const opts = init ?? (init = { preferredBackend: 'auto', build: 'auto' })
   const isolated = globalThis.crossOriginIsolated === true
   const cores = navigator.hardwareConcurrency ?? 1
   const engine = engineOf(navigator.userAgent)
@@ -146,7 +149,8 @@ async function start (): Promise<{ ort: Ort, caps: Capabilities }> {
     tryWebGpu = true
   }
 
-  const build = tryWebGpu ? 'jsep' : 'wasm'
+  // The JSEP build runs the wasm EP too (with the same bytes at 1 thread), so 'jsep' may be asked for without WebGPU.
+  const build = tryWebGpu || opts.build === 'jsep' ? 'jsep' : 'wasm'
   // No SharedArrayBuffer without cross-origin isolation: ORT would silently use 1 thread anyway; say so.
   const wanted = opts.numThreads ?? (build === 'jsep' ? 1 : Math.min(cores, MAX_THREADS))
   const threads = isolated ? Math.max(1, Math.min(Math.floor(wanted), 16)) : 1
@@ -224,8 +228,9 @@ function session (modelHash: string): Promise<OrtTypes.InferenceSession> {
 
 const api: InferenceWorkerApi = {
   async init (options) {
-    const next = { preferredBackend: options.preferredBackend ?? 'auto', numThreads: options.numThreads }
-    if (init != null && (init.preferredBackend !== next.preferredBackend || init.numThreads !== next.numThreads)) {
+    const next = { preferredBackend: options.preferredBackend ?? 'auto', build: options.build ?? 'auto', numThreads: options.numThreads }
+    if (next.build === 'wasm' && next.preferredBackend === 'webgpu') throw new InvalidArgumentError('the plain wasm build has no WebGPU: ask for build \'auto\' or \'jsep\'')
+    if (init != null && (init.preferredBackend !== next.preferredBackend || init.build !== next.build || init.numThreads !== next.numThreads)) {
       throw new InferenceError('the worker is already initialised with other options; start a new worker')
     }
     init = next
@@ -235,13 +240,15 @@ const api: InferenceWorkerApi = {
     return (await ensureStarted()).caps
   },
 
-  async loadModel (modelHash, bytes) {
+  async loadModel (modelHash, bytes, options) {
+    // Checked before start-up: a bad option is the caller's error, not the worker's.
+    const sessionOptions = resolveSessionOptions(options)
     const { ort, caps } = await ensureStarted()
     let s = sessions.get(modelHash)
     if (s == null) {
       s = serialize(async () => {
         try {
-          return await ort.InferenceSession.create(new Uint8Array(bytes), { executionProviders: [caps.backend] })
+          return await ort.InferenceSession.create(new Uint8Array(bytes), { ...sessionOptions, executionProviders: [caps.backend] })
         } catch (err) {
           throw wrap(`loading model ${modelHash}`, err)
         }

@@ -5,12 +5,12 @@ import * as Comlink from 'comlink'
 import { AbortError, InferenceError, NotStartedError, throwIfAborted } from '../errors.js'
 import { createLogger } from '../logger.js'
 import type { NamedTensors } from '../tensor/index.js'
-import type { Capabilities, InferenceWorkerApi, ModelInfo, RunResult, SelfTestResult, WorkerInit } from '../../workers/contract.js'
+import type { Capabilities, InferenceWorkerApi, ModelInfo, RunResult, SelfTestResult, SessionOptions, WorkerInit } from '../../workers/contract.js'
 import { rehydrateError } from './remote-errors.js'
 
 const log = createLogger('inference:worker')
 
-export type { Capabilities, ModelInfo, RunResult, SelfTestResult, WorkerInit }
+export type { Capabilities, ModelInfo, RunResult, SelfTestResult, SessionOptions, WorkerInit }
 
 export interface CallOptions {
   signal?: AbortSignal
@@ -23,6 +23,11 @@ export interface TransferOptions extends CallOptions {
    * @default true
    */
   transfer?: boolean
+}
+
+export interface LoadModelOptions extends TransferOptions {
+  /** onnxruntime session options for this model, over the worker's defaults (workers/session-options.ts). @default {} */
+  session?: SessionOptions
 }
 
 /** What `InferenceWorker` needs: a comlink endpoint (a `Worker`, or a `MessagePort` in tests). */
@@ -109,9 +114,9 @@ export class InferenceWorker {
   }
 
   /** Creates a session for `modelHash` (the caller vouches the bytes hash to it; the registry does). */
-  loadModel (modelHash: string, bytes: ArrayBuffer, options: TransferOptions = {}): Promise<ModelInfo> {
+  loadModel (modelHash: string, bytes: ArrayBuffer, options: LoadModelOptions = {}): Promise<ModelInfo> {
     const payload = options.transfer === false ? bytes : Comlink.transfer(bytes, [bytes])
-    return this.call(async () => await this.remote.loadModel(modelHash, payload), options.signal)
+    return this.call(async () => await this.remote.loadModel(modelHash, payload, options.session), options.signal)
   }
 
   hasModel (modelHash: string, options: CallOptions = {}): Promise<boolean> {

@@ -7,7 +7,7 @@ import type { InferenceRuntime, RunOutput, RuntimeInfo, RuntimeInit, RuntimeRunO
 import type { NamedTensors } from '../tensor/index.js'
 import { createInferenceWorker } from './worker-client.js'
 import type { InferenceWorker } from './worker-client.js'
-import type { Capabilities, WorkerInit } from '../../workers/contract.js'
+import type { Capabilities, SessionOptions, WorkerInit } from '../../workers/contract.js'
 import { createLogger } from '../logger.js'
 
 const log = createLogger('inference:runtime')
@@ -15,6 +15,8 @@ const log = createLogger('inference:runtime')
 export interface WorkerRuntimeInit extends RuntimeInit {
   /** @default 'auto' */
   preferredBackend?: WorkerInit['preferredBackend']
+  /** Which onnxruntime-web build (see `WorkerInit.build`). @default 'auto' */
+  build?: WorkerInit['build']
 }
 
 export function runtimeInfoOf (c: Capabilities): RuntimeInfo {
@@ -42,7 +44,7 @@ export class WorkerRuntime implements InferenceRuntime {
   restarts = 0
 
   constructor (init: WorkerRuntimeInit = {}, components: { create?: (init: WorkerInit) => InferenceWorker } = {}) {
-    const workerInit: WorkerInit = { preferredBackend: init.preferredBackend ?? 'auto', ...(init.threads != null ? { numThreads: init.threads } : {}) }
+    const workerInit: WorkerInit = { preferredBackend: init.preferredBackend ?? 'auto', ...(init.build != null ? { build: init.build } : {}), ...(init.threads != null ? { numThreads: init.threads } : {}) }
     const create = components.create ?? createInferenceWorker
     this.create = () => create(workerInit)
     this.worker = this.create()
@@ -79,7 +81,8 @@ export class WorkerRuntime implements InferenceRuntime {
     return await this.use(async w => await w.hasModel(sha256, options))
   }
 
-  async loadModel (sha256: string, bytes: ArrayBuffer, options: AbortOptions = {}): Promise<void> {
+  /** `options.session` overrides the worker's session defaults for this model (the bench's options sweep). */
+  async loadModel (sha256: string, bytes: ArrayBuffer, options: AbortOptions & { session?: SessionOptions } = {}): Promise<void> {
     await this.use(async w => await w.loadModel(sha256, bytes, options))
   }
 

@@ -9,7 +9,9 @@
  *   so the bench can line a requester's events up with its workers' events.
  * - `runtime`: a second onnxruntime-web worker at a chosen thread count (the
  *   node's own runtime has one fixed count), for 1-vs-1 and 2-vs-2 runtime
- *   comparisons against onnxruntime-node.
+ *   comparisons against onnxruntime-node; with a `RuntimeVariant` (build,
+ *   session options) for the options sweep, and each run's output hash so
+ *   the bench can check that an option leaves the bytes alone.
  * - `crypto`: what signing and checking one vote, and encoding/decoding one
  *   job request and response, cost here (stages a job cannot time apart).
  *
@@ -23,6 +25,7 @@
 import type { CrosscheckNode, RunOptions, RunTiming } from '../core/node.js'
 import type { ModelManifest } from '../models/manifest.js'
 import { WorkerRuntime } from '../inference/worker-runtime.js'
+import type { SessionOptions } from '../../workers/contract.js'
 import { hashTensors, tensorsFromJSON } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { signVote, verifyVote } from '../consensus/vote.js'
@@ -36,6 +39,36 @@ import type { RgbaImage } from '../ocr/index.js'
 export interface TraceEntry { t: number, type: string, detail: unknown }
 
 export interface BenchRun { jobId: string, modelHash: string, agreeing: string[], dispatched: string[], ms: number, timing: RunTiming, wall: { start: number, end: number } }
+
+/** One cell of the runtime options sweep. */
+export interface RuntimeVariant {
+  /** onnxruntime-web build (its own worker per build × threads). @default 'wasm' */
+  build?: 'wasm' | 'jsep'
+  /** Session options over the worker's defaults. @default {} */
+  session?: SessionOptions
+}
+
+export interface RuntimeBatch {
+  threads: number
+  numericClass: string
+  build: 'wasm' | 'jsep'
+  /** Runtime-reported ms per run. */
+  ms: number[]
+  /** ms per run as the page sees it (worker round trip included). */
+  wall: number[]
+  /** sha256 of the canonical output bytes of the last run. */
+  outputHash: string
+  /** Every run of this batch gave `outputHash`. */
+  stable: boolean
+}
+
+/** A stable key for a variant's session options (key order does not matter). */
+export function sessionKey (session: SessionOptions = {}): string {
+  const sorted = (v: unknown): unknown => (v != null && typeof v === 'object' && !Array.isArray(v))
+    ? Object.fromEntries(Object.keys(v).sort().map(k => [k, sorted((v as Record<string, unknown>)[k])]))
+    : v
+  return JSON.stringify(sorted(session))
+}
 
 const TRACED = ['job:progress', 'job:served', 'job:accepted', 'model:progress', 'model:upload'] as const
 /** Enough for the longest default bench section; older entries are dropped. */
@@ -66,7 +99,8 @@ export function padModel (bytes: Uint8Array, pad: number): Uint8Array {
 
 export function benchHooks (getNode: () => CrosscheckNode | undefined, getManifest: () => ModelManifest | undefined) {
   let trace: TraceEntry[] = []
-  const runtimes = new Map<number, { rt: WorkerRuntime, loaded: Set<string> }>()
+  /** `build/threads` → a worker and the session keys it holds. */
+  const runtimes = new Map<string, { rt: WorkerRuntime, loaded: Set<string> }>()
   let unsubscribe: (() => void) | undefined
 
   const node = (): CrosscheckNode => {
@@ -127,6 +161,20 @@ export function benchHooks (getNode: () => CrosscheckNode | undefined, getManife
       return { ...await timedRun(bytes, tensorsFromJSON(inputsJson), opts), size: bytes.byteLength }
     },
 
+    /**
+     * Fetches a model this page lacks from `peers` at once (wire, chunk and
+     * whole-model checks; nothing stored), timed here. `keep`: fetch it the
+     * way provisioning does (peers, hint first) and store it, so that this
+     * page holds it too.
+     */
+    fetchFrom: async (peers: string[], sha256: string, opts: { chunkBytes?: number, reuseStreams?: boolean, requestsPerHolder?: number, keep?: boolean } = {}): Promise<{ ms: number, size: number }> => {
+      const t0 = performance.now()
+      const bytes = opts.keep === true
+        ? await node().getModelBytes(sha256, { hint: peers[0] })
+        : await node().fetchModelFrom(peers, sha256, { chunkBytes: opts.chunkBytes, reuseStreams: opts.reuseStreams, requestsPerHolder: opts.requestsPerHolder })
+      return { ms: performance.now() - t0, size: bytes.byteLength }
+    },
+
     /** As many jobs as `concurrency` allows for `durationMs`; latencies of the ones that ended in time. */
     throughput: async (id: string, inputsJson: unknown, opts: RunOptions, load: { concurrency: number, durationMs: number }) => {
       const inputs = tensorsFromJSON(inputsJson)
@@ -153,33 +201,43 @@ export function benchHooks (getNode: () => CrosscheckNode | undefined, getManife
 
     /**
      * Runtime-reported and wall ms of `n` runs on a second onnxruntime-web
-     * worker with `threads` threads (plain WASM), kept between calls so that
-     * the bench can interleave batches with onnxruntime-node's; `runtimeClose` ends them.
+     * worker with `threads` threads (wasm backend; plain WASM build unless
+     * `variant.build`), kept between calls so that the bench can interleave
+     * batches with onnxruntime-node's and with other variants; each variant's
+     * session is created once (then warmed by one run). `runtimeClose` ends them.
      */
-    runtime: async (threads: number, id: string, inputsJson: unknown, n: number) => {
+    runtime: async (threads: number, id: string, inputsJson: unknown, n: number, variant: RuntimeVariant = {}): Promise<RuntimeBatch> => {
       const sha = shaOf(id)
-      let runtime = runtimes.get(threads)
+      const build = variant.build ?? 'wasm'
+      const slot = `${build}/${threads}`
+      let runtime = runtimes.get(slot)
       if (runtime == null) {
-        runtime = { rt: new WorkerRuntime({ threads, preferredBackend: 'wasm' }), loaded: new Set() }
-        runtimes.set(threads, runtime)
+        runtime = { rt: new WorkerRuntime({ threads, preferredBackend: 'wasm', build }), loaded: new Set() }
+        runtimes.set(slot, runtime)
       }
       const { rt, loaded } = runtime
       const info = await rt.probe()
       const inputs = tensorsFromJSON(inputsJson)
-      if (!loaded.has(sha)) {
-        await rt.loadModel(sha, (await node().getModelBytes(sha)).slice().buffer)
-        loaded.add(sha)
-        await rt.run(sha, inputs, { transfer: false })
+      // The worker keys sessions by this string only (it does not re-hash), so one model can hold a session per variant.
+      const key = variant.session == null ? sha : `${sha}|${sessionKey(variant.session)}`
+      if (!loaded.has(key)) {
+        await rt.loadModel(key, (await node().getModelBytes(sha)).slice().buffer, { session: variant.session })
+        loaded.add(key)
+        await rt.run(key, inputs, { transfer: false })
       }
       const ms: number[] = []
       const wall: number[] = []
+      const hashes = new Set<string>()
+      let outputHash = ''
       for (let i = 0; i < n; i++) {
         const t0 = performance.now()
-        const r = await rt.run(sha, inputs, { transfer: false })
+        const r = await rt.run(key, inputs, { transfer: false })
         wall.push(performance.now() - t0)
         ms.push(r.ms)
+        outputHash = hashTensors(r.outputs)
+        hashes.add(outputHash)
       }
-      return { threads: info.threads, numericClass: info.numericClass, ms, wall }
+      return { threads: info.threads, numericClass: info.numericClass, build, ms, wall, outputHash, stable: hashes.size <= 1 }
     },
     runtimeClose: async (): Promise<void> => {
       for (const { rt } of runtimes.values()) await rt.close()
