@@ -6,7 +6,7 @@
 import { HashMismatchError } from '../errors.js'
 import { sha256Hex } from '../tensor/index.js'
 import type { TrustRecord } from '../consensus/reputation.js'
-import type { JobRole, ModelSummary, NodeStore, PendingJob, StoredIdentity, StoredJob, StoredModel, StoredReceipt } from './types.js'
+import type { FinishedJob, JobRole, ModelSummary, NodeStore, PendingJob, StoredIdentity, StoredJob, StoredModel, StoredReceipt } from './types.js'
 
 function copy (bytes: ArrayBuffer | Uint8Array): ArrayBuffer {
   // Uint8Array's own slice: a Node Buffer's slice() is a view on a shared pool, not a copy
@@ -70,6 +70,11 @@ export class MemoryStore implements NodeStore {
   async putPendingJob (job: PendingJob): Promise<void> { this.pending.set(job.jobId, job) }
   async listPendingJobs (): Promise<PendingJob[]> { return [...this.pending.values()].sort((a, b) => a.startedAt - b.startedAt) }
   async deletePendingJob (jobId: string): Promise<void> { this.pending.delete(jobId) }
+  async finishJob (done: FinishedJob): Promise<void> {
+    if (done.receipt != null) this.receipts.set(done.receipt.jobId, done.receipt)
+    this.jobs.set(done.job.jobId, done.job)
+    this.pending.delete(done.pendingJobId)
+  }
 
   async listReputation (): Promise<TrustRecord[]> { return [...this.reputation.values()] }
   async putReputation (record: TrustRecord): Promise<void> { this.reputation.set(record.peerId, record) }

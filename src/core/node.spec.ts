@@ -78,11 +78,19 @@ describe('CrosscheckNode (Node parts)', () => {
     expect(workers[1].stats().contributing).toBe(false)
     expect(workers[1].stats().paused).toEqual(['user'])
     await until('the pause to be announced', () => relay.book.get(workers[1].peerId)?.paused === true)
+    // the requester may still draw it from a sample taken before the pause: it refuses, is replaced, and is not blamed
+    const served = workers[1].stats().jobsDone
+    const failuresOf = (): number => requester.reputation().find(r => r.peerId === workers[1].peerId)?.failures ?? 0
+    const failures = failuresOf()
     for (let i = 0; i < 3; i++) {
       const r = await requester.run('mlp', INPUT, { replicas: 1, quorum: 1 })
-      expect(r.dispatched).toEqual([workers[0].peerId])
+      expect(r.agreeing).toEqual([workers[0].peerId])
     }
-    await expect(requester.run('mlp', INPUT, { replicas: 2, quorum: 2, timeout: 3000 })).rejects.toMatchObject({ name: expect.stringMatching(/NotEnoughPeersError|TimeoutError/) })
+    expect(workers[1].stats().jobsDone).toBe(served)
+    expect(failuresOf()).toBe(failures)
+    // one contributor for two replicas: too few up front, or (drawn from the older sample) the paused one refused and none was left
+    await expect(requester.run('mlp', INPUT, { replicas: 2, quorum: 2, timeout: 3000 })).rejects.toMatchObject({ name: expect.stringMatching(/NotEnoughPeersError|TimeoutError|NoQuorumError/) })
+    expect(workers[1].stats().jobsDone).toBe(served)
     workers[1].resume()
     await until('the resume to be announced', () => relay.book.get(workers[1].peerId)?.paused === false)
     const r = await requester.run('mlp', INPUT, { replicas: 2, quorum: 2 })
@@ -93,8 +101,10 @@ describe('CrosscheckNode (Node parts)', () => {
     workers[1].signal({ type: 'visibility', hidden: true })
     expect(workers[1].stats().paused).toEqual(['hidden'])
     await until('the hidden pause to be announced', () => relay.book.get(workers[1].peerId)?.paused === true)
+    const served = workers[1].stats().jobsDone
     const r = await requester.run('mlp', INPUT, { replicas: 1, quorum: 1 })
-    expect(r.dispatched).toEqual([workers[0].peerId])
+    expect(r.agreeing).toEqual([workers[0].peerId])
+    expect(workers[1].stats().jobsDone).toBe(served)
     workers[1].signal({ type: 'battery', charging: false })
     workers[1].signal({ type: 'visibility', hidden: false })
     expect(workers[1].stats().paused).toEqual(['battery'])

@@ -397,8 +397,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private async markInterrupted (store: NodeStore): Promise<Array<{ modelHash: string, inputHash: string, startedAt: number }>> {
     const list = await store.listPendingJobs()
     for (const p of list) {
-      await store.putJob({ jobId: p.jobId, role: 'requester', modelHash: p.modelHash, inputHash: p.inputHash, startedAt: p.startedAt, status: 'interrupted', peers: [] })
-      await store.deletePendingJob(p.jobId)
+      await store.finishJob({ job: { jobId: p.jobId, role: 'requester', modelHash: p.modelHash, inputHash: p.inputHash, startedAt: p.startedAt, status: 'interrupted', peers: [] }, pendingJobId: p.jobId })
     }
     if (list.length > 0) log('%d requested job(s) were interrupted by the last reload or crash', list.length)
     return list.map(({ modelHash, inputHash, startedAt }) => ({ modelHash, inputHash, startedAt }))
@@ -740,17 +739,17 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       this.metricsBook.record({ kind: 'requested', at: Date.now(), ms: Date.now() - startedAt, ok: false })
       this.emit('job:failed', { modelHash: sha256, error: { name: e.name ?? 'Error', message: e.message ?? String(err) } })
       await pendingWritten
-      await r.store.putJob({ jobId: pending.jobId, role: 'requester', modelHash: sha256, inputHash: pending.inputHash, startedAt, finishedAt: Date.now(), status: e.name === 'NoQuorumError' ? 'no-quorum' : e.name === 'AbortError' ? 'aborted' : 'failed', peers: [] }).catch(() => {})
-      await r.store.deletePendingJob(pending.jobId).catch(() => {})
+      await r.store.finishJob({
+        job: { jobId: pending.jobId, role: 'requester', modelHash: sha256, inputHash: pending.inputHash, startedAt, finishedAt: Date.now(), status: e.name === 'NoQuorumError' ? 'no-quorum' : e.name === 'AbortError' ? 'aborted' : 'failed', peers: [] },
+        pendingJobId: pending.jobId
+      }).catch((err: Error) => { log('could not record failed job %s: %s', pending.jobId, err.message) })
       throw err
     }
     const receipted = instant()
     await pendingWritten
     const receipt: StoredReceipt = { jobId: result.jobId, createdAt: Date.now(), modelHash: sha256, text: result.receiptText, status: 'accepted' }
-    await r.store.putReceipt(receipt)
     const job: StoredJob = { jobId: result.jobId, role: 'requester', modelHash: sha256, inputHash: result.spec.inputHash, startedAt, finishedAt: Date.now(), status: 'accepted', peers: result.agreeing, ms: result.ms }
-    await r.store.putJob(job)
-    await r.store.deletePendingJob(pending.jobId)
+    await r.store.finishJob({ receipt, job, pendingJobId: pending.jobId })
     this.metricsBook.record({ kind: 'requested', at: Date.now(), ms: result.ms, ok: true, agreeing: result.agreeing.length, dissenting: result.dissenting.length })
     this.emit('job:accepted', { jobId: result.jobId, ms: result.ms, agreeing: result.agreeing, dissenting: result.dissenting })
     return {

@@ -61,6 +61,15 @@ export interface StoredJob {
  * `MemoryStore` implement it. `getModel` re-hashes what it returns: a corrupt
  * record is purged and HashMismatchError thrown, so the caller fetches again.
  */
+/** What `NodeStore.finishJob` writes at once. */
+export interface FinishedJob {
+  /** The receipt of an accepted job. */
+  receipt?: StoredReceipt
+  job: StoredJob
+  /** The pending record written when the job started. */
+  pendingJobId: string
+}
+
 export interface NodeStore {
   getIdentity: () => Promise<StoredIdentity | undefined>
   putIdentity: (identity: StoredIdentity) => Promise<void>
@@ -76,6 +85,13 @@ export interface NodeStore {
   putPendingJob: (job: PendingJob) => Promise<void>
   listPendingJobs: () => Promise<PendingJob[]>
   deletePendingJob: (jobId: string) => Promise<void>
+  /**
+   * A requested job's end in one write (one transaction in IndexedDB): its
+   * receipt when it was accepted, its history record, and its pending record
+   * gone. All or nothing: a reload never finds a receipt without its job, or
+   * a finished job still pending.
+   */
+  finishJob: (done: FinishedJob) => Promise<void>
   listReputation: () => Promise<TrustRecord[]>
   putReputation: (record: TrustRecord) => Promise<void>
   /** Several records in one write (one transaction in IndexedDB). */

@@ -23,7 +23,7 @@ import type { JobRequest, JobResponse, ObservationMessage } from '../network/cod
 import { decodeObservationMessage, encodeObservationMessage } from '../network/codec.js'
 
 /** `gpu-bug`: an honest peer on a WebGPU backend that is wrong the same way everywhere (it returns what every `wrong` peer returns). */
-type Behaviour = 'honest' | 'wrong' | 'fail' | 'sole-liar' | 'silent' | 'gpu-bug'
+type Behaviour = 'honest' | 'wrong' | 'fail' | 'sole-liar' | 'silent' | 'gpu-bug' | 'paused'
 
 const WASM_CLASS = 'ort-web/wasm/t1/chromium'
 const GPU_CLASS = 'ort-web/webgpu/t1/chromium'
@@ -74,6 +74,8 @@ function world (behaviours: Behaviour[], book = new ReputationBook({ established
       p.asked++
       await hold?.(req)
       if (p.behaviour === 'fail') throw Object.assign(new Error('peer went away'), { name: 'TimeoutError' })
+      // what a contributor that paused after its lease was sampled answers (CrosscheckNode.serveJobs)
+      if (p.behaviour === 'paused') return { type: 'error', jobId: req.jobId, error: { name: 'PeerPausedError', message: 'paused (user)' } }
       if (p.behaviour === 'silent') {
         await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true }) })
       }
@@ -166,6 +168,16 @@ describe('runVerifiedJob (fixed k)', () => {
     expect(r.outputHash).toBe(expected)
     const failed = r.failed.find(f => f.peerId === withholder)
     if (r.dispatched.slice(1).includes(withholder)) expect(failed?.reason).toMatch(/OutputNotHeldError/)
+  })
+
+  it('replaces a replica that answers it paused without blame, and a failed one with blame', async () => {
+    const { deps, peers } = world(['paused', 'fail', 'honest', 'honest', 'honest'])
+    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 5, quorum: 3 })
+    expect(r.outputHash).toBe(expected)
+    expect(r.failed).toEqual(expect.arrayContaining([{ peerId: pool[0].peerId, reason: 'PeerPausedError: paused (user)' }]))
+    expect(peers.get(pool[0].peerId)?.asked).toBe(1)
+    expect(deps.book.get(pool[0].peerId)).toBeUndefined()
+    expect(deps.book.get(pool[1].peerId)).toBeDefined()
   })
 
   it('replaces a failed replica with a fresh peer', async () => {

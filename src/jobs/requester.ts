@@ -325,7 +325,9 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
         .catch((err: unknown) => {
           deps.prepared?.delete(peerId, modelHash)
           if (done || controller.signal.aborted) return
-          feed({ type: 'replica-failed', at: deps.now(), peerId, reason: describeError(err) })
+          // a contributor that paused since its lease was sampled did nothing wrong: replaced, not held against it
+          const type = (err as Error)?.name === 'PeerPausedError' ? 'replica-unavailable' : 'replica-failed'
+          feed({ type, at: deps.now(), peerId, reason: describeError(err) })
         })
         .finally(settled)
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { generateIdentity, identityFromSeed, libp2pVerifier, peerIdOf, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from './keys.js'
+import { createVerifier, generateIdentity, hasWebCryptoEd25519, identityFromSeed, libp2pVerifier, peerIdOf, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from './keys.js'
 
 const data = new TextEncoder().encode('hello crosscheck')
 
@@ -60,5 +60,31 @@ describe('keys', () => {
     expect(peerIdOf(await identityFromSeed(seed))).toBe(peerIdOf(await identityFromSeed(seed)))
     expect(peerIdOf(await identityFromSeed(seed))).not.toBe(peerIdOf(await identityFromSeed(new Uint8Array(32).fill(8))))
     await expect(identityFromSeed(new Uint8Array(31))).rejects.toThrow(RangeError)
+  })
+
+  it('signs through cached WebCrypto keys with the same bytes libp2p gives, and each side verifies the other', async () => {
+    // Node 20 and Chromium 137+ have WebCrypto Ed25519: this test is about that path
+    expect(await hasWebCryptoEd25519()).toBe(true)
+    const key = await identityFromSeed(new Uint8Array(32).fill(3))
+    const signer = signerFromPrivateKey(key)
+    // Ed25519 is deterministic: the WebCrypto signature is libp2p's own, byte for byte
+    const libp2pSig = Uint8Array.from(await key.sign(data))
+    expect(await signer.sign(data)).toEqual(libp2pSig)
+    expect(await signer.sign(data)).toEqual(libp2pSig)
+    expect(await key.publicKey.verify(data, await signer.sign(data))).toBe(true)
+    expect(await libp2pVerifier.verify(signer.publicKey, data, await key.sign(data))).toBe(true)
+  })
+
+  it('keeps verifying right past its key cache bound (evicted keys are decoded again)', async () => {
+    const verifier = createVerifier({ cacheSize: 2 })
+    const signers = await Promise.all([1, 2, 3].map(async i => signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(i)))))
+    const sigs = await Promise.all(signers.map(async s => await s.sign(data)))
+    for (let round = 0; round < 2; round++) {
+      for (const [i, s] of signers.entries()) {
+        expect(await verifier.verify(s.publicKey, data, sigs[i])).toBe(true)
+        expect(await verifier.verify(s.publicKey, data, sigs[(i + 1) % 3])).toBe(false)
+        expect(verifier.peerIdFromPublicKey(s.publicKey)).toBe(s.peerId)
+      }
+    }
   })
 })

@@ -366,13 +366,14 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   }
 
   /**
-   * Before a draw: brings the pool up to date when it is stale. An under-full
-   * pool (a crowd smaller than the pool) is asked again before every job,
-   * so a peer that paused or left is not drawn; such a crowd is small, and
-   * concurrent jobs share one sample. A full pool is asked again once it is
-   * `refreshMs` (10 s) old: in a large crowd a peer that paused meanwhile
-   * answers PeerPausedError and is replaced. A failed sample leaves the
-   * pool as it was.
+   * Before a draw: brings the pool up to date when it is stale. An empty
+   * pool is asked every time; an under-full one (a crowd smaller than the
+   * pool) once its sample is `underFullRefreshMs` (1 s) old, so newcomers
+   * show up within a second while a requester running many jobs a second
+   * asks the relays about once a second, not once per job; a full pool once
+   * it is `refreshMs` (10 s) old. A peer that paused or left meanwhile
+   * answers PeerPausedError (or fails to link) and is replaced without
+   * blame. A failed sample leaves the pool as it was.
    */
   async refreshIfStale (options: AbortOptions = {}): Promise<void> {
     if (this.pool?.stale() !== true) return

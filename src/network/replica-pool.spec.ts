@@ -204,21 +204,33 @@ describe('ReplicaPool rotation', () => {
 })
 
 describe('ReplicaPool stale', () => {
-  it('is stale while under-full, and refreshMs after the last offer', () => {
+  it('is stale when empty, underFullRefreshMs after an offer that left it under-full, and refreshMs after the last offer', () => {
     const { pool, at } = setup()
     expect(pool.stale()).toBe(true)
     at(0)
     pool.offer(leases(0, 3))
+    // under-full: asked again once the sample is a second old, not before every draw
+    expect(pool.stale()).toBe(false)
+    at(999)
+    expect(pool.stale()).toBe(false)
+    at(1_000)
     expect(pool.stale()).toBe(true)
     pool.offer(leases(3, 1))
+    // full: asked again refreshMs after the last offer
     expect(pool.stale()).toBe(false)
-    at(9_999)
+    at(10_999)
     expect(pool.stale()).toBe(false)
-    at(10_000)
+    at(11_000)
     expect(pool.stale()).toBe(true)
     pool.offer([])
     expect(pool.stale()).toBe(false)
     pool.remove('p0')
+    expect(pool.stale()).toBe(false)
+    at(12_000)
+    expect(pool.stale()).toBe(true)
+    pool.offer([])
+    for (const id of pool.ids()) pool.remove(id)
+    // empty: always asked
     expect(pool.stale()).toBe(true)
   })
 

@@ -35,6 +35,13 @@ export interface ReplicaPoolInit {
   rotateEvery?: number
   /** A pool sampled longer ago than this is refreshed before the next draw (ms). @default 10000 */
   refreshMs?: number
+  /**
+   * An under-full pool (a crowd smaller than the pool, or members lost) is
+   * asked again once its last sample is this old (ms): newcomers show up
+   * within it, and a requester running many jobs a second asks the relays
+   * about once per interval, not once per job. @default 1000
+   */
+  underFullRefreshMs?: number
 }
 
 export interface ReplicaPoolComponents {
@@ -59,6 +66,7 @@ export class ReplicaPool {
   readonly size: number
   readonly rotateEvery: number
   readonly refreshMs: number
+  readonly underFullRefreshMs: number
   private readonly components: ReplicaPoolComponents
   private readonly byId = new Map<string, Lease>()
   private nextRotation = 0
@@ -70,6 +78,7 @@ export class ReplicaPool {
     this.size = init.size ?? DEFAULT_SAMPLE_SIZE
     this.rotateEvery = init.rotateEvery ?? 15_000
     this.refreshMs = init.refreshMs ?? 10_000
+    this.underFullRefreshMs = Math.min(init.underFullRefreshMs ?? 1_000, this.refreshMs)
   }
 
   /** Current members, unexpired by their own lease. */
@@ -83,9 +92,11 @@ export class ReplicaPool {
   /** When the last sample was offered (-Infinity before the first). */
   get lastSampled (): number { return this.sampledAt }
 
-  /** The pool should be refreshed before drawing: under-full, or sampled too long ago. */
+  /** The pool should be refreshed before drawing: empty, under-full for `underFullRefreshMs`, or sampled `refreshMs` ago. */
   stale (): boolean {
-    return this.byId.size < this.size || this.components.now() - this.sampledAt >= this.refreshMs
+    const age = this.components.now() - this.sampledAt
+    if (this.byId.size === 0 || age >= this.refreshMs) return true
+    return this.byId.size < this.size && age >= this.underFullRefreshMs
   }
 
   /** A member failed to link or left: it goes now. */

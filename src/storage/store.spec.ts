@@ -210,6 +210,26 @@ describe('pending requester jobs', () => {
     await b.deletePendingJob('absent')
     expect((await b.listPendingJobs()).map((j) => j.jobId)).toEqual(['j2'])
   })
+
+  it('finishJob writes receipt and job and drops the pending record in one transaction, all or nothing', async () => {
+    const name = `test-${++n}`
+    const a = await fresh(name)
+    await a.putPendingJob({ jobId: 'local-1', modelHash: 'a'.repeat(64), inputHash: 'b'.repeat(64), startedAt: 10 })
+    await a.putPendingJob({ jobId: 'local-2', modelHash: 'a'.repeat(64), inputHash: 'b'.repeat(64), startedAt: 11 })
+    const receipt = { jobId: 'j1', createdAt: 30, modelHash: 'a'.repeat(64), text: '{"v":2}', status: 'accepted' as const }
+    const job = { jobId: 'j1', role: 'requester' as const, modelHash: 'a'.repeat(64), inputHash: 'b'.repeat(64), startedAt: 10, finishedAt: 30, status: 'accepted' as const, peers: ['p1', 'p2'], ms: 20 }
+    await a.finishJob({ receipt, job, pendingJobId: 'local-1' })
+    // a write that fails (a job record without its key) takes nothing with it: local-2 stays pending, no receipt lands
+    const bad = { ...job, jobId: undefined as unknown as string }
+    await expect(a.finishJob({ receipt: { ...receipt, jobId: 'j2' }, job: bad, pendingJobId: 'local-2' })).rejects.toThrow()
+    a.close()
+
+    const b = await fresh(name)
+    expect(await b.getReceipt('j1')).toEqual(receipt)
+    expect(await b.getJob('j1')).toEqual(job)
+    expect(await b.getReceipt('j2')).toBeUndefined()
+    expect((await b.listPendingJobs()).map((j) => j.jobId)).toEqual(['local-2'])
+  })
 })
 
 describe('storage limits', () => {

@@ -296,6 +296,19 @@ export class Store {
     await Promise.all([tx.store.delete(jobId), tx.done])
   }
 
+  /**
+   * A requested job's end in one transaction: receipt (when accepted), job
+   * record, and its pending record deleted. Default durability: a receipt is
+   * the proof the requester was given, and a pending record must not outlive
+   * the job it stood for.
+   */
+  async finishJob (done: { receipt?: ReceiptRecord, job: JobRecord, pendingJobId: string }): Promise<void> {
+    const tx = this.db.transaction(['receipts', 'jobs', 'pendingJobs'], 'readwrite')
+    const writes: Array<Promise<unknown>> = [tx.objectStore('jobs').put(done.job), tx.objectStore('pendingJobs').delete(done.pendingJobId), tx.done]
+    if (done.receipt != null) writes.push(tx.objectStore('receipts').put(done.receipt))
+    await Promise.all(writes)
+  }
+
   // --- identity ---------------------------------------------------------------
 
   async getIdentity (): Promise<IdentityRecord | undefined> {

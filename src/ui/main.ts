@@ -153,6 +153,22 @@ async function renderHistory (): Promise<void> {
 
 let chartTimer: ReturnType<typeof setInterval> | undefined
 
+/**
+ * Runs `fn` at most once per `ms`, a burst of calls coalescing into one run
+ * at the end of the window: a page serving or requesting many jobs a second
+ * redraws its charts and re-reads its history a few times a second, not once
+ * per job (which cost the requester's main thread more than the jobs did).
+ */
+function coalesce (fn: () => unknown, ms: number): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return () => {
+    timer ??= setTimeout(() => { timer = undefined; void fn() }, ms)
+  }
+}
+const UI_REFRESH_MS = 250
+const chartsSoon = coalesce(renderCharts, UI_REFRESH_MS)
+const historySoon = coalesce(renderHistory, UI_REFRESH_MS)
+
 /** The page's node and its listeners (made once; Start after Stop or a takeover reuses it). */
 function makeNode (relays: string[]): CrosscheckNode {
   const n = createNode({
@@ -164,9 +180,9 @@ function makeNode (relays: string[]): CrosscheckNode {
     ...(Number(params.get('maxLinks')) >= 1 ? { network: { links: { maxLinks: Number(params.get('maxLinks')) } } } : {})
   })
   n.addEventListener('node:state', (evt) => { render(evt.detail) })
-  n.addEventListener('job:served', () => { void renderHistory(); renderCharts() })
-  n.addEventListener('job:accepted', () => { renderCharts() })
-  n.addEventListener('job:interrupted', () => { void renderHistory() })
+  n.addEventListener('job:served', () => { historySoon(); chartsSoon() })
+  n.addEventListener('job:accepted', () => { chartsSoon() })
+  n.addEventListener('job:interrupted', () => { historySoon() })
   // an accepted answer found wrong later: the history must not keep calling it accepted
   n.addEventListener('job:retracted', () => { void renderHistory(); void renderTrust() })
   n.addEventListener('receipt:retracted', () => { void renderHistory(); void renderTrust() })
