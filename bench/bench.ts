@@ -367,11 +367,13 @@ async function transferSection (pages: PeerPage[], inputs: Record<string, Json>,
   }
 }
 
-interface ThroughputPoint { peers: number, browsers: number, nodeWorkers: number, round: number, jobs: number, errors: number, seconds: number, jobsPerSecond: number, latency: Series, requesterMainThread: number, workerMainThread: number, rendererCores: number }
+interface ThroughputPoint { peers: number, browsers: number, nodeWorkers: number, round: number, paced?: number, jobs: number, errors: number, seconds: number, jobsPerSecond: number, latency: Series, requesterMainThread: number, workerMainThread: number, rendererCores: number }
 
 /** Rounds of the Node-worker windows (1, 2, 4 workers each round, interleaved). */
 const THROUGHPUT_ROUNDS = 3
 const NODE_WORKER_COUNTS = [1, 2, 4]
+/** The rate the issue asks a requester page to sustain against 4 Node workers (k=1): its main thread is read at it. */
+const PACED_JOBS_PER_SECOND = 150
 
 async function throughputSection (browser: Browser, net: LocalNetwork, pages: PeerPage[], inputs: Record<string, Json>, peerCounts: number[], ms: number): Promise<ThroughputPoint[]> {
   const requester = pages[0]
@@ -388,7 +390,7 @@ async function throughputSection (browser: Browser, net: LocalNetwork, pages: Pe
   const warmed = new Set<string>()
 
   // `nodes` of the running Node workers take jobs (the others are excluded from selection)
-  const measure = async (browsers: number, nodes: number, round: number): Promise<void> => {
+  const measure = async (browsers: number, nodes: number, round: number, ratePerSecond?: number): Promise<void> => {
     for (const [i, w] of workers.entries()) await w.page.evaluate((on) => { if (on) window.crosscheck.resume(); else window.crosscheck.pause() }, i < browsers)
     const peers = browsers + nodes
     await waitContributors(requester, browsers + nodeWorkers.length)
@@ -403,7 +405,7 @@ async function throughputSection (browser: Browser, net: LocalNetwork, pages: Pe
     const active = [requester, ...workers.slice(0, browsers)]
     const busy0 = await Promise.all(active.map(mainThreadSeconds))
     const cpu0 = await processCpu(sys)
-    const r = await requester.page.evaluate(async ([json, o, c, d]) => await window.crosscheck.bench.throughput('mlp', json, o, { concurrency: c, durationMs: d }), [inputs.mlp, opts, concurrency, ms] as const)
+    const r = await requester.page.evaluate(async ([json, o, c, d, rate]) => await window.crosscheck.bench.throughput('mlp', json, o, { concurrency: c, durationMs: d, ...(rate != null ? { ratePerSecond: rate } : {}) }), [inputs.mlp, opts, concurrency, ms, ratePerSecond] as const)
     const cpu = cpuDelta(cpu0, await processCpu(sys))
     const busy = (await Promise.all(active.map(mainThreadSeconds))).map((b, i) => b - busy0[i])
     // no job done: the whole window counts (0 jobs/s), not a zero-length one
@@ -413,6 +415,7 @@ async function throughputSection (browser: Browser, net: LocalNetwork, pages: Pe
       browsers,
       nodeWorkers: nodes,
       round,
+      ...(ratePerSecond != null ? { paced: ratePerSecond } : {}),
       jobs: r.done,
       errors: r.errors.length,
       seconds,
@@ -423,7 +426,7 @@ async function throughputSection (browser: Browser, net: LocalNetwork, pages: Pe
       rendererCores: (cpu.renderer ?? 0) / seconds
     }
     points.push(point)
-    log(`throughput ${browsers} browser${browsers === 1 ? '' : 's'} + ${nodes} node (round ${round + 1}): ${point.jobsPerSecond.toFixed(1)} jobs/s (c=${concurrency}, ${r.errors.length} errors), requester main thread ${(100 * point.requesterMainThread).toFixed(0)}% busy, renderers ${point.rendererCores.toFixed(2)} cores`)
+    log(`throughput ${browsers} browser${browsers === 1 ? '' : 's'} + ${nodes} node${ratePerSecond != null ? `, paced at ${ratePerSecond} jobs/s` : ''} (round ${round + 1}): ${point.jobsPerSecond.toFixed(1)} jobs/s (c=${concurrency}, ${r.errors.length} errors), requester main thread ${(100 * point.requesterMainThread).toFixed(0)}% busy, renderers ${point.rendererCores.toFixed(2)} cores`)
     if (r.errors.length > 0) log(`  first error: ${r.errors[0]}`)
   }
 
@@ -432,8 +435,10 @@ async function throughputSection (browser: Browser, net: LocalNetwork, pages: Pe
     for (const n of peerCounts) await measure(n, 0, 0)
     // Node workers (onnxruntime-node): all started, the windows interleaved over rounds
     for (let i = 0; i < Math.max(...NODE_WORKER_COUNTS); i++) nodeWorkers.push(await startNodeWorker(net.relay))
+    // the same requester at the acceptance rate: what its main thread needs for PACED_JOBS_PER_SECOND, interleaved with the open-loop windows
     for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
       for (const n of NODE_WORKER_COUNTS) await measure(0, n, round)
+      await measure(0, Math.max(...NODE_WORKER_COUNTS), round, PACED_JOBS_PER_SECOND)
     }
   } finally {
     for (const w of nodeWorkers) w.child.kill('SIGTERM')
@@ -536,7 +541,7 @@ export async function runBench (args: string[]): Promise<number> {
     const svg = renderChart({
       title: `Crosscheck bench, ${results.machine.cpus} cores (${results.machine.model ?? 'cpu'}), ${results.date.slice(0, 10)}`,
       latency: JOB_MODELS.filter(id => results.jobs.perModel[id] != null).map(id => ({ label: id, stages: results.jobs.perModel[id].meanStages })),
-      throughput: (results.throughput ?? []).filter((p: ThroughputPoint) => p.round === 0).map((p: ThroughputPoint) => ({ peers: p.peers, jobsPerSecond: p.jobsPerSecond, node: p.nodeWorkers > 0, label: p.nodeWorkers > 0 ? `${p.nodeWorkers} Node` : undefined }))
+      throughput: (results.throughput ?? []).filter((p: ThroughputPoint) => p.round === 0 && p.paced == null).map((p: ThroughputPoint) => ({ peers: p.peers, jobsPerSecond: p.jobsPerSecond, node: p.nodeWorkers > 0, label: p.nodeWorkers > 0 ? `${p.nodeWorkers} Node` : undefined }))
     })
     await writeFile(values.svg, svg)
     process.stdout.write(` and ${values.svg}`)

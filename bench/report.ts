@@ -39,8 +39,8 @@ export function goalRows (r: Record<string, any>): GoalRow[] {
       goal: '1 overhead',
       figure: `${id}: verified latency − slowest replica's compute (warm, k=3 q=2, median)`,
       measured: `${ms(j.overhead.median)} (job ${ms(j.total.median)}, compute ${ms(j.slowestCompute.median)})`,
-      target: '≤ 50 ms',
-      holds: j.overhead.median <= 50
+      target: id === 'mlp' ? '≤ 20 ms' : '≤ 50 ms',
+      holds: j.overhead.median <= (id === 'mlp' ? 20 : 50)
     })
   }
   if (r.ocr != null) {
@@ -167,7 +167,7 @@ export function goalRows (r: Record<string, any>): GoalRow[] {
     // Node workers: windows interleaved over rounds; medians per worker count
     const counts = [...new Set(tp.filter(p => (p.nodeWorkers ?? 0) > 0).map(p => p.nodeWorkers as number))].sort((a, b) => a - b)
     const byCount = counts.map(n => {
-      const windows = tp.filter(p => p.nodeWorkers === n && p.browsers === 0)
+      const windows = tp.filter(p => p.nodeWorkers === n && p.browsers === 0 && p.paced == null)
       return { n, jobs: median(windows.map(p => p.jobsPerSecond)), main: median(windows.map(p => p.requesterMainThread)), all: windows.map(p => p.jobsPerSecond) }
     })
     for (const c of byCount) {
@@ -183,10 +183,24 @@ export function goalRows (r: Record<string, any>): GoalRow[] {
     if (four != null) {
       rows.push({
         goal: '5 throughput',
-        figure: 'requester page against 4 Node workers, k=1: MLP jobs/s and its main thread',
+        figure: 'requester page against 4 Node workers, k=1, as fast as it goes: MLP jobs/s and its main thread',
         measured: `${four.jobs.toFixed(1)} jobs/s, main thread ${(100 * four.main).toFixed(0)}% busy`,
-        target: '≥ 150 jobs/s, main thread < 50% busy',
-        holds: four.jobs >= 150 && four.main < 0.5
+        target: '≥ 150 jobs/s',
+        holds: four.jobs >= 150
+      })
+    }
+    // the same page paced at the target rate: how much of its main thread that rate takes
+    const paced = tp.filter(p => p.paced != null && p.browsers === 0)
+    if (paced.length > 0) {
+      const rate = paced[0].paced as number
+      const jobs = median(paced.map(p => p.jobsPerSecond))
+      const main = median(paced.map(p => p.requesterMainThread))
+      rows.push({
+        goal: '5 throughput',
+        figure: `requester page paced at ${rate} jobs/s against ${String(paced[0].nodeWorkers)} Node workers, k=1 (median of ${paced.length} interleaved windows)`,
+        measured: `${jobs.toFixed(1)} jobs/s done, main thread ${(100 * main).toFixed(0)}% busy (windows ${paced.map(p => `${(100 * p.requesterMainThread).toFixed(0)}%`).join(' / ')}; ${paced.reduce((a, p) => a + (p.errors as number), 0)} errors)`,
+        target: `≥ ${rate} jobs/s with the main thread < 50% busy`,
+        holds: jobs >= 0.98 * rate && main < 0.5
       })
     }
     if (byCount.length >= 2) {

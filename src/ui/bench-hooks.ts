@@ -176,24 +176,47 @@ export function benchHooks (getNode: () => CrosscheckNode | undefined, getManife
     },
 
     /** As many jobs as `concurrency` allows for `durationMs`; latencies of the ones that ended in time. */
-    throughput: async (id: string, inputsJson: unknown, opts: RunOptions, load: { concurrency: number, durationMs: number }) => {
+    /**
+     * `concurrency` lanes each run job after job for `durationMs` (as fast as
+     * the network goes); with `ratePerSecond`, jobs start on that schedule
+     * instead (at most `concurrency` in flight; a start that finds them all
+     * busy waits), so the main thread's load at a given rate can be read.
+     */
+    throughput: async (id: string, inputsJson: unknown, opts: RunOptions, load: { concurrency: number, durationMs: number, ratePerSecond?: number }) => {
       const inputs = tensorsFromJSON(inputsJson)
       const t0 = performance.now()
       const end = t0 + load.durationMs
       const latencies: number[] = []
       const errors: string[] = []
       let lastEnd = t0
-      const lane = async (): Promise<void> => {
-        while (performance.now() < end) {
-          const s = performance.now()
-          try {
-            await node().run(id, inputs, opts)
-            latencies.push(performance.now() - s)
-            lastEnd = performance.now()
-          } catch (err) {
-            errors.push(`${(err as Error).name}: ${(err as Error).message}`)
-          }
+      const one = async (): Promise<void> => {
+        const s = performance.now()
+        try {
+          await node().run(id, inputs, opts)
+          latencies.push(performance.now() - s)
+          lastEnd = performance.now()
+        } catch (err) {
+          errors.push(`${(err as Error).name}: ${(err as Error).message}`)
         }
+      }
+      const rate = load.ratePerSecond
+      if (rate != null && rate > 0) {
+        const inFlight = new Set<Promise<void>>()
+        for (let k = 0; ; k++) {
+          const due = t0 + (k * 1000) / rate
+          if (due >= end) break
+          const wait = due - performance.now()
+          if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+          while (inFlight.size >= load.concurrency) await Promise.race(inFlight)
+          const p: Promise<void> = one().finally(() => { inFlight.delete(p) })
+          inFlight.add(p)
+        }
+        await Promise.all(inFlight)
+        // paced: the window is the schedule's, not the last answer's
+        return { done: latencies.length, errors, latencies, ms: Math.max(lastEnd, end) - t0 }
+      }
+      const lane = async (): Promise<void> => {
+        while (performance.now() < end) await one()
       }
       await Promise.all(Array.from({ length: load.concurrency }, lane))
       return { done: latencies.length, errors, latencies, ms: lastEnd - t0 }
