@@ -10,10 +10,12 @@ const closers: Array<() => void> = []
 afterEach(() => { for (const c of closers.splice(0)) c() })
 
 /** Workers over MessageChannels; `failRuns` of them (in creation order) fail every run, like a worker out of memory. */
-function factory (failing: Set<number>): { create: () => InferenceWorker, made: () => number } {
+function factory (failing: Set<number>): { create: () => InferenceWorker, made: () => number, asked: () => number } {
   let n = 0
+  let asked = 0
   return {
     made: () => n,
+    asked: () => asked,
     create: () => {
       const index = n++
       const loaded = new Set<string>()
@@ -21,7 +23,7 @@ function factory (failing: Set<number>): { create: () => InferenceWorker, made: 
         init: async () => {},
         probe: async () => ({ backend: 'wasm', build: 'wasm', threads: 1, crossOriginIsolated: false, hardwareConcurrency: 1, engine: 'unknown', webgpu: { api: false, adapter: false }, numericClass: 'ort-web/wasm/t1/unknown', ortVersion: 'test', startupMs: 0 }),
         loadModel: async (hash) => { loaded.add(hash); return { inputNames: ['x'], outputNames: ['y'] } },
-        hasModel: async (hash) => loaded.has(hash),
+        hasModel: async (hash) => { asked++; return loaded.has(hash) },
         unloadModel: async () => false,
         run: async (_hash, inputs) => {
           if (failing.has(index)) throw new InferenceError('RangeError: WebAssembly.Memory(): could not allocate memory')
@@ -53,6 +55,20 @@ describe('WorkerRuntime', () => {
     await rt.loadModel('h', new ArrayBuffer(1))
     const out = await rt.run('h', x())
     expect(Array.from(out.outputs.y.data as Float32Array)).toEqual([1])
+    await rt.close()
+  })
+
+  it('knows the models it loaded without asking the worker; others it asks', async () => {
+    const f = factory(new Set())
+    const rt = new WorkerRuntime({}, { create: f.create })
+    expect(await rt.hasModel('h')).toBe(false)
+    expect(f.asked()).toBe(1)
+    await rt.loadModel('h', new ArrayBuffer(1))
+    expect(await rt.hasModel('h')).toBe(true)
+    expect(await rt.hasModel('h')).toBe(true)
+    expect(f.asked()).toBe(1)
+    expect(await rt.hasModel('other')).toBe(false)
+    expect(f.asked()).toBe(2)
     await rt.close()
   })
 

@@ -42,6 +42,8 @@ export class WorkerRuntime implements InferenceRuntime {
   private readonly create: () => InferenceWorker
   /** Workers replaced after a failure (diagnostics and tests). */
   restarts = 0
+  /** Models each worker has a session for (loaded through this runtime). */
+  private readonly loaded = new WeakMap<InferenceWorker, Set<string>>()
 
   constructor (init: WorkerRuntimeInit = {}, components: { create?: (init: WorkerInit) => InferenceWorker } = {}) {
     const workerInit: WorkerInit = { preferredBackend: init.preferredBackend ?? 'auto', ...(init.build != null ? { build: init.build } : {}), ...(init.threads != null ? { numThreads: init.threads } : {}) }
@@ -77,13 +79,25 @@ export class WorkerRuntime implements InferenceRuntime {
     return runtimeInfoOf(await this.use(async w => await w.probe(options)))
   }
 
+  /**
+   * Answered here for models this worker loaded (the worker drops a session
+   * only when asked to, and a replaced worker starts with none), so a warm
+   * job does not wait for a round trip to the worker just to learn that.
+   */
   async hasModel (sha256: string, options: AbortOptions = {}): Promise<boolean> {
+    const w = this.current()
+    if (this.loaded.get(w)?.has(sha256) === true) return true
     return await this.use(async w => await w.hasModel(sha256, options))
   }
 
   /** `options.session` overrides the worker's session defaults for this model (the bench's options sweep). */
   async loadModel (sha256: string, bytes: ArrayBuffer, options: AbortOptions & { session?: SessionOptions } = {}): Promise<void> {
-    await this.use(async w => await w.loadModel(sha256, bytes, options))
+    await this.use(async w => {
+      await w.loadModel(sha256, bytes, options)
+      let set = this.loaded.get(w)
+      if (set == null) this.loaded.set(w, (set = new Set()))
+      set.add(sha256)
+    })
   }
 
   async run (sha256: string, inputs: NamedTensors, options: RuntimeRunOptions = {}): Promise<RunOutput> {

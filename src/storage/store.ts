@@ -298,12 +298,14 @@ export class Store {
 
   /**
    * A requested job's end in one transaction: receipt (when accepted), job
-   * record, and its pending record deleted. Default durability: a receipt is
-   * the proof the requester was given, and a pending record must not outlive
-   * the job it stood for.
+   * record, and its pending record deleted. Relaxed durability: the caller
+   * already holds the receipt, and a power cut in the next moment undoes the
+   * whole transaction, so the job is found pending at the next start and
+   * shown as interrupted, never half-recorded. The pending record itself is
+   * written with default durability when the job starts.
    */
   async finishJob (done: { receipt?: ReceiptRecord, job: JobRecord, pendingJobId: string }): Promise<void> {
-    const tx = this.db.transaction(['receipts', 'jobs', 'pendingJobs'], 'readwrite')
+    const tx = this.db.transaction(['receipts', 'jobs', 'pendingJobs'], 'readwrite', { durability: 'relaxed' })
     const writes: Array<Promise<unknown>> = [tx.objectStore('jobs').put(done.job), tx.objectStore('pendingJobs').delete(done.pendingJobId), tx.done]
     if (done.receipt != null) writes.push(tx.objectStore('receipts').put(done.receipt))
     await Promise.all(writes)
