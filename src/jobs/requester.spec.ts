@@ -252,6 +252,20 @@ describe('reputation and canaries', () => {
     expect(deps.book.isFlagged(liar)).toBe(true)
   })
 
+  it('saves the reputation book once for a burst of jobs, and at once when settled() is asked', async () => {
+    const { deps } = world(['honest', 'honest', 'honest'])
+    const writes: number[] = []
+    // a long delay: only settled() can end the wait before the test does
+    const requester = new Requester({ deps, persist: async (records) => { writes.push(records.length) }, saveDelayMs: 60_000 }, { canaryRate: 0 })
+    await Promise.all(Array.from({ length: 5 }, async () => await requester.request({ modelHash: MODEL, inputs, policy, replicas: 3, quorum: 3 })))
+    expect(writes).toEqual([])
+    await requester.settled()
+    expect(writes).toEqual([3])
+    await requester.request({ modelHash: MODEL, inputs, policy, replicas: 3, quorum: 3 })
+    await requester.settled()
+    expect(writes).toEqual([3, 3])
+  })
+
   it('a failed canary flags at once; passed canaries do not', async () => {
     const { deps } = world(['wrong', 'honest', 'honest'])
     const requester = new Requester({ deps, localRun: async (_h, x) => ({ outputs: model(x), numericClass: 'ort-node/cpu/t1/node' }) })

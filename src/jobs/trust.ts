@@ -54,6 +54,13 @@ export interface RequesterComponents {
   records?: Iterable<TrustRecord>
   /** Saves changed reputation records. */
   persist?: (records: TrustRecord[]) => Promise<void>
+  /**
+   * Changes to the book within this long go out in one write (ms): a
+   * requester running hundreds of jobs a second writes its book a few times a
+   * second, not once per job. `settled()` writes what is waiting at once.
+   * @default 250
+   */
+  saveDelayMs?: number
   /** Shares an observation with other requesters (gossip); resolves false when it was not sent. */
   share?: (message: ObservationMessage) => Promise<boolean>
   /** Publishes a signed retraction record (gossip) so holders of the receipt learn of it; resolves false when not sent. */
@@ -107,6 +114,9 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
   private readonly background = new Set<Promise<void>>()
   private saving = false
   private saveAgain = false
+  /** A write waiting for saveDelayMs, and how to start it now. */
+  private saveTimer: ReturnType<typeof setTimeout> | undefined
+  private saveNow: (() => void) | undefined
   /** Re-verifications run one after another, so a flag never floods the network. */
   private reverifying: Promise<void> = Promise.resolve()
   private readonly random: () => number
@@ -174,7 +184,11 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
 
   /** Waits for canaries and re-verifications still in flight, including those they start (tests, shutdown). */
   async settled (): Promise<void> {
-    while (this.background.size > 0) await Promise.allSettled([...this.background])
+    this.saveNow?.()
+    while (this.background.size > 0) {
+      await Promise.allSettled([...this.background])
+      this.saveNow?.()
+    }
   }
 
   /** A known-answer job shaped like `like` (same model, policy and replication mode). */
@@ -349,6 +363,12 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
     if (this.saving) { this.saveAgain = true; return }
     this.saving = true
     this.track((async () => {
+      // changes within saveDelayMs fold into this write (settled() cuts the wait short)
+      await new Promise<void>(resolve => {
+        const go = (): void => { clearTimeout(this.saveTimer); this.saveTimer = undefined; this.saveNow = undefined; resolve() }
+        this.saveNow = go
+        this.saveTimer = setTimeout(go, this.components.saveDelayMs ?? 250)
+      })
       do {
         this.saveAgain = false
         try {
