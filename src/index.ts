@@ -14,7 +14,7 @@
 import { CrosscheckNode } from './core/node.js'
 import type { CrosscheckNodeInit } from './core/node.js'
 import { acquireIdentityLock } from './core/identity-lock.js'
-import { openStore, DEFAULT_DB_NAME } from './storage/index.js'
+import { openWorkerStore, DEFAULT_DB_NAME } from './storage/index.js'
 import { MemoryStore } from './core/memory-store.js'
 import { WorkerRuntime } from './inference/worker-runtime.js'
 import { HttpCatalog, manifestUrlOf } from './inference/http-catalog.js'
@@ -27,7 +27,7 @@ export interface CreateNodeInit extends CrosscheckNodeInit {
    * @default document.baseURI in a page, else null
    */
   catalogUrl?: string | URL | null
-  /** IndexedDB database holding identity, models, receipts and reputation. @default 'crosscheck' */
+  /** IndexedDB database holding identity, models, receipts and reputation (opened in a worker where one can run). @default 'crosscheck' */
   storeName?: string
   /** @default 'auto' (WebGPU only on a real adapter that passes a self-test, else WASM) */
   preferredBackend?: 'auto' | 'webgpu' | 'wasm'
@@ -48,7 +48,8 @@ export function createNode (init: CreateNodeInit): CrosscheckNode {
   const surface = init.surface ?? 'library'
   const persist = init.persist !== false
   return new CrosscheckNode({
-    openStore: persist ? async () => await openStore(storeName) : async () => new MemoryStore(),
+    // IndexedDB in its own worker: the page's main thread keeps the network and the requester
+    openStore: persist ? async () => await openWorkerStore(storeName) : async () => new MemoryStore(),
     createRuntime: (r) => new WorkerRuntime({ ...r, preferredBackend: r.reference === true ? 'wasm' : init.preferredBackend }),
     catalog: base != null ? new HttpCatalog(manifestUrlOf(base)) : null,
     ...(init.identityLock === false || !persist

@@ -18,6 +18,8 @@
  * ```
  */
 export { openStore, Store } from './store.js'
+export { openWorkerStore, RemoteStore, createStoreWorkerApi } from './remote.js'
+export type { StoreWorkerApi, StoreWorkerEndpoint } from './remote.js'
 export type { StoreInit, StorageEstimateLike, ModelSummary, PutModelOptions, ListOptions } from './store.js'
 export { DB_VERSION, DEFAULT_DB_NAME } from './schema.js'
 export type {
