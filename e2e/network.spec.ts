@@ -77,6 +77,21 @@ test('three contributors run a verified job over direct WebRTC, surviving the re
     const ok = await runCli(['verify', receiptPath])
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.stdout).toContain('VALID')
+    // a v2 receipt commits to its output by hash; the bytes, in their own file, re-check against it
+    expect(JSON.parse(result.receiptText).v).toBe(2)
+    expect(result.receiptText).not.toContain('"data"')
+    const outputsPath = join(dir, 'outputs.json')
+    await writeFile(outputsPath, result.receiptOutputsText)
+    const withOutputs = await runCli(['verify', receiptPath, '--outputs', outputsPath])
+    expect(withOutputs.code, withOutputs.stderr).toBe(0)
+    expect(withOutputs.stdout).toMatch(/ok {3}outputs/)
+    const forgedPath = join(dir, 'outputs-forged.json')
+    const forged = JSON.parse(result.receiptOutputsText)
+    forged.outputs[0].tensors[0].data = Buffer.from(new Float32Array(Buffer.from(forged.outputs[0].tensors[0].data, 'base64').length / 4).buffer).toString('base64')
+    await writeFile(forgedPath, JSON.stringify(forged, null, 2) + '\n')
+    const forgedRun = await runCli(['verify', receiptPath, '--outputs', forgedPath])
+    expect(forgedRun.code).not.toBe(0)
+    expect(forgedRun.stderr).toContain('INVALID')
 
     const bytes = await readFile(receiptPath)
     const positions = [0, 1, bytes.length - 2, bytes.length - 1]

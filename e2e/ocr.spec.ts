@@ -5,7 +5,7 @@
 import { test, expect } from '@playwright/test'
 import { startTestRelay } from './fixtures/relay.js'
 import { PeerPage } from './fixtures/peer.js'
-import { verifyReceipt } from '../src/consensus/receipt.js'
+import { parseReceiptOutputs, verifyReceipt } from '../src/consensus/receipt.js'
 import { libp2pVerifier } from '../src/network/keys.js'
 
 test('PaddleOCR reads the sample image through three peers', async ({ browser }) => {
@@ -24,8 +24,11 @@ test('PaddleOCR reads the sample image through three peers', async ({ browser })
     for (const job of result.jobs) {
       expect(job.agreeing.length).toBeGreaterThanOrEqual(2)
       for (const p of job.agreeing) expect(ids).toContain(p)
-      const v = await verifyReceipt(job.receiptText, libp2pVerifier)
+      // the receipt commits to the outputs by hash; their bytes, beside it, re-check the agreement (ctc-text)
+      const { outputs } = parseReceiptOutputs(job.receiptOutputsText)
+      const v = await verifyReceipt(job.receiptText, libp2pVerifier, { outputs })
       expect(v.ok, JSON.stringify(v.checks.filter(c => !c.ok))).toBe(true)
+      expect(v.checks.find(c => c.name === 'outputs')?.ok).toBe(true)
     }
   } finally {
     await Promise.all(peers.map(async p => { await p.close() }))

@@ -40,6 +40,24 @@ export class ReceiptInvalidError extends CrosscheckError {
     this.check = check
   }
 }
+/** A receipt (or receipt outputs file) says a version this code does not read; `version` is what it says. */
+export class ReceiptVersionError extends CrosscheckError {
+  static override readonly name = 'ReceiptVersionError'
+  readonly version: unknown
+  constructor (version: unknown, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.version = version
+  }
+}
+/** The bytes of an output a receipt commits to by hash were needed but not given (receipt v2 keeps them apart). */
+export class ReceiptOutputMissingError extends CrosscheckError {
+  static override readonly name = 'ReceiptOutputMissingError'
+  readonly outputHash: string
+  constructor (outputHash: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.outputHash = outputHash
+  }
+}
 /** A vote's signature, peer id or bound fields are wrong. */
 export class InvalidVoteError extends CrosscheckError { static override readonly name = 'InvalidVoteError' }
 /** A peer refused a job (busy, unknown model, bad input). */

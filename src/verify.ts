@@ -10,6 +10,9 @@
  * import { verifyReceipt } from 'crosscheck/verify'
  * const { ok, checks } = await verifyReceipt(receiptText)
  * if (!ok) console.warn(checks.filter((c) => !c.ok))
+ * // a v2 receipt commits to outputs by hash; give their bytes to re-check them
+ * const { outputs } = parseReceiptOutputs(outputsText)
+ * await verifyReceipt(receiptText, undefined, { outputs })
  * ```
  */
 import { ed25519 } from '@noble/curves/ed25519.js'
@@ -18,8 +21,8 @@ import { verifyReceipt as verifyReceiptWith } from './consensus/receipt.js'
 import type { ReceiptVerification, VerifyReceiptOptions } from './consensus/receipt.js'
 import type { SignatureVerifier } from './consensus/types.js'
 
-export { parseReceipt, receiptOutput, serializeReceipt } from './consensus/receipt.js'
-export type { Receipt, ReceiptCheck, ReceiptTensor, ReceiptVerification, ReceiptVote, VerifyReceiptOptions } from './consensus/receipt.js'
+export { parseReceipt, parseReceiptOutputs, receiptOutput, serializeReceipt, serializeReceiptOutputs } from './consensus/receipt.js'
+export type { Receipt, ReceiptCheck, ReceiptOutputs, ReceiptTensor, ReceiptVerification, ReceiptVersion, ReceiptVote, VerifyReceiptOptions } from './consensus/receipt.js'
 export { describeStatus, parseRecord, receiptHashOf, serializeRecord } from './consensus/settlement.js'
 export type { Assurance, ReceiptStatus, SettlementRecord, SettlementStatus } from './consensus/settlement.js'
 export type { JobSpec, NumericClass, SignatureVerifier, VoteBody } from './consensus/types.js'
@@ -103,9 +106,12 @@ export const ed25519Verifier: SignatureVerifier = {
 }
 
 /**
- * Verifies a receipt text offline and reports every check (format, canonical,
- * jobId, output, one `vote` per vote, agreement, quorum, requester, and `time`
- * when `options.now` is given); `ok` is true only if all pass. The text must
+ * Verifies a receipt text offline and reports every check (format, or
+ * `version` for a version this code does not read; canonical; `outputs` when
+ * `options.outputs` is given; jobId, output, one `vote` per vote, agreement,
+ * quorum, requester, and `time` when `options.now` is given); `ok` is true
+ * only if all pass. Both receipt versions verify: v1 (outputs inside) and v2
+ * (outputs by hash, their bytes in `options.outputs`). The text must
  * be exactly the receipt as the requester produced it: any changed byte,
  * whitespace included, fails the `canonical` check.
  *

@@ -20,7 +20,7 @@ Commands:
               --model <file.onnx | sha256 | catalog id>
               --input <tensors.json> [--replicas 3] [--quorum 2] [--timeout 60000]
               [--policy '<json>'] [--out receipt.json]
-  verify    Verify a receipt offline     verify <receipt.json> [--record <settlement.json>]...
+  verify    Verify a receipt offline     verify <receipt.json> [--outputs <outputs.json>] [--record <settlement.json>]...
   worker    Take jobs with onnxruntime-node   --relay <multiaddr>
               [--fault always-wrong|collude|noise|slow|silent|copy|backend-bug]  (tests only; needs CROSSCHECK_TEST_FAULTS=1)
   models    Write the model catalog      [--out dist]
@@ -197,12 +197,12 @@ async function isFile (path: string): Promise<boolean> {
 }
 
 async function cmdVerify (args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { quiet: { type: 'boolean', default: false }, record: { type: 'string', multiple: true } } })
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { quiet: { type: 'boolean', default: false }, record: { type: 'string', multiple: true }, outputs: { type: 'string' } } })
   if (positionals.length !== 1) throw new UsageError('verify takes one receipt file')
   // settlement and retraction records (signed by the receipt's requester) decide its status
   const records: string[] = []
   for (const file of values.record ?? []) records.push((await readFile(file, 'utf8')).trim())
-  const { verifyReceipt } = await import('../consensus/receipt.js')
+  const { parseReceiptOutputs, verifyReceipt } = await import('../consensus/receipt.js')
   const { libp2pVerifier } = await import('../network/keys.js')
   let text: string
   try {
@@ -211,7 +211,21 @@ async function cmdVerify (args: string[]): Promise<number> {
     process.stderr.write(`INVALID ${positionals[0]}: format: cannot read as UTF-8 (${String(err.message)})\n`)
     return 1
   }
-  const result = await verifyReceipt(text, libp2pVerifier, { now: Date.now(), records })
+  // a v2 receipt commits to its outputs by hash; their bytes come in a file beside it
+  let outputs
+  if (values.outputs !== undefined) {
+    try {
+      outputs = parseReceiptOutputs(await readFile(values.outputs, 'utf8'))
+    } catch (err: any) {
+      process.stderr.write(`INVALID ${values.outputs}: outputs: ${String(err.message)}\n`)
+      return 1
+    }
+  }
+  const result = await verifyReceipt(text, libp2pVerifier, { now: Date.now(), records, ...(outputs !== undefined ? { outputs: outputs.outputs } : {}) })
+  if (outputs !== undefined && result.receipt !== undefined && outputs.jobId !== result.receipt.jobId) {
+    result.checks.push({ name: 'outputs', ok: false, detail: `the outputs file is for job ${outputs.jobId}, the receipt for ${result.receipt.jobId}` })
+    result.ok = false
+  }
   if (!values.quiet) {
     for (const c of result.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail != null ? `: ${c.detail}` : ''}\n`)
     if (result.statusText != null) process.stdout.write(`status: ${result.statusText}\n`)

@@ -23,9 +23,16 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 
 /** Prefixes make a signature for one message kind useless as another. */
 export const VOTE_DOMAIN = 'crosscheck/vote/1\n'
+/** Receipt v1: outputs embedded as base64 in the signed text. */
 export const RECEIPT_DOMAIN = 'crosscheck/receipt/1\n'
+/** Receipt v2: the signed text commits to output hashes; the bytes travel apart. */
+export const RECEIPT_DOMAIN_V2 = 'crosscheck/receipt/2\n'
+/** Receipt versions this code reads (it writes the last). */
+export const RECEIPT_VERSIONS = [1, 2] as const
 /** Receipt `type` field. */
 export const RECEIPT_TYPE = 'crosscheck/receipt'
+/** `type` of a receipt outputs file (the bytes a v2 receipt commits to by hash). */
+export const RECEIPT_OUTPUTS_TYPE = 'crosscheck/receipt-outputs'
 
 /** Settlement and retraction records (settlement.ts). */
 export const SETTLEMENT_DOMAIN = 'crosscheck/settlement/1\n'

@@ -4,7 +4,7 @@ import { identityFromSeed, libp2pVerifier, signerFromPrivateKey } from '../netwo
 import { hashTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from './job.js'
 import { observationSigningBytes, signObservation, verifyObservation, weighObservation } from './observation.js'
-import { buildReceipt, serializeReceipt } from './receipt.js'
+import { buildReceipt, receiptOutputsOf, serializeReceipt } from './receipt.js'
 import { tally } from './tally.js'
 import { CLASS_NODE, CLASS_WEB, f32, out } from './test-fixtures.js'
 import { signVote } from './vote.js'
@@ -74,15 +74,25 @@ describe('observations', () => {
     const ballots = [await ballot(alice, GOOD), await ballot(bob, GOOD), await ballot(carol, GOOD), await ballot(mallory, BAD)]
     const r = tally({ ballots, policy: spec.policy, quorum: 2 })
     if (r.status !== 'accepted') throw new Error('expected accepted')
-    const receiptText = serializeReceipt(await buildReceipt({ spec, accepted: r, ballots, agreeingPeers: r.agreeing.map((b) => b.vote.body.peerId), signer: requester }))
+    const receipt = await buildReceipt({ spec, accepted: r, ballots, agreeingPeers: r.agreeing.map((b) => b.vote.body.peerId), signer: requester })
+    const receiptText = serializeReceipt(receipt)
+    const receiptOutputs = receiptOutputsOf(receipt, r.output, ballots)
     const obs = await signObservation(requester, { subject: mallory.peerId, outcome: 'dissented', jobId, modelHash: spec.modelHash, at: T0 })
-    expect((await weighObservation(obs, { kind: 'contradiction', vote: ballots[3].vote, output: BAD, receiptText }, libp2pVerifier)).action).toBe('dissented')
+    expect((await weighObservation(obs, { kind: 'contradiction', vote: ballots[3].vote, output: BAD, receiptText, receiptOutputs }, libp2pVerifier)).action).toBe('dissented')
     // a lie about the output is caught by the vote's outputHash
-    expect((await weighObservation(obs, { kind: 'contradiction', vote: ballots[3].vote, output: GOOD, receiptText }, libp2pVerifier)).action).toBe('ignore')
+    expect((await weighObservation(obs, { kind: 'contradiction', vote: ballots[3].vote, output: GOOD, receiptText, receiptOutputs }, libp2pVerifier)).action).toBe('ignore')
     // an honest peer of another class, within the cross-class tolerance, is not framed
     const honestNode = await ballot(mallory, CLOSE, CLASS_NODE)
-    expect((await weighObservation(obs, { kind: 'contradiction', vote: honestNode.vote, output: CLOSE, receiptText }, libp2pVerifier)).action).toBe('ignore')
+    expect((await weighObservation(obs, { kind: 'contradiction', vote: honestNode.vote, output: CLOSE, receiptText, receiptOutputs }, libp2pVerifier)).action).toBe('ignore')
     // a tampered receipt is not evidence
-    expect((await weighObservation(obs, { kind: 'contradiction', vote: ballots[3].vote, output: BAD, receiptText: receiptText.replace('"quorum": 2', '"quorum": 1') }, libp2pVerifier)).action).toBe('ignore')
+    expect((await weighObservation(obs, { kind: 'contradiction', vote: ballots[3].vote, output: BAD, receiptText: receiptText.replace('"quorum": 2', '"quorum": 1'), receiptOutputs }, libp2pVerifier)).action).toBe('ignore')
+    // a v2 receipt without the accepted bytes cannot be compared against: not evidence
+    expect((await weighObservation(obs, { kind: 'contradiction', vote: ballots[3].vote, output: BAD, receiptText }, libp2pVerifier)))
+      .toMatchObject({ action: 'ignore', reason: expect.stringMatching(/not given/) })
+    // nor are bytes that are not the ones the receipt commits to
+    expect((await weighObservation(obs, { kind: 'contradiction', vote: ballots[3].vote, output: BAD, receiptText, receiptOutputs: { [r.outputHash]: BAD } }, libp2pVerifier)).action).toBe('ignore')
+    // an older (v1) receipt carries its output and still counts
+    const v1 = serializeReceipt(await buildReceipt({ spec, accepted: r, ballots, agreeingPeers: r.agreeing.map((b) => b.vote.body.peerId), signer: requester, version: 1 }))
+    expect((await weighObservation(obs, { kind: 'contradiction', vote: ballots[3].vote, output: BAD, receiptText: v1 }, libp2pVerifier)).action).toBe('dissented')
   })
 })

@@ -25,6 +25,7 @@ import { CBOR_ENCODE_OPTIONS } from './job.js'
 import { receiptOutput, verifyReceipt } from './receipt.js'
 import { checkKeys, concatBytes, isPeerIdString, isPlainObject, isTimestamp, utf8 } from './util.js'
 import { verifyVote } from './vote.js'
+import type { ReceiptOutputs } from './receipt.js'
 import type { NamedTensors } from '../tensor/index.js'
 import type { SignatureVerifier, SignedVote, Signer } from './types.js'
 
@@ -54,7 +55,12 @@ export interface SignedObservation {
 
 export type ObservationEvidence =
   | { kind: 'equivocation', votes: [SignedVote, SignedVote] }
-  | { kind: 'contradiction', vote: SignedVote, output: NamedTensors, receiptText: string }
+  /**
+   * `receiptOutputs`: the bytes a v2 receipt commits to by hash (the accepted
+   * output, and those of votes that agreed with another hash); a v1 receipt
+   * carries its own.
+   */
+  | { kind: 'contradiction', vote: SignedVote, output: NamedTensors, receiptText: string, receiptOutputs?: ReceiptOutputs }
 
 const FIELDS = ['v', 'subject', 'outcome', 'jobId', 'modelHash', 'observer', 'at'] as const
 
@@ -128,7 +134,8 @@ export async function weighObservation (obs: SignedObservation, evidence: Observ
       if (vx.body.outputHash === vy.body.outputHash) return { action: 'ignore', reason: 'votes do not differ' }
       return { action: 'flag', reason: 'equivocation: two signed answers to one job' }
     }
-    const r = await verifyReceipt(evidence.receiptText, verifier)
+    const outputs = evidence.receiptOutputs
+    const r = await verifyReceipt(evidence.receiptText, verifier, outputs !== undefined ? { outputs } : {})
     if (!r.ok || r.receipt === undefined) return { action: 'ignore', reason: 'receipt does not verify' }
     const receipt = r.receipt
     if (receipt.jobId !== b.jobId || receipt.spec.modelHash !== b.modelHash) return { action: 'ignore', reason: 'receipt is for another job' }
@@ -136,7 +143,7 @@ export async function weighObservation (obs: SignedObservation, evidence: Observ
     const vote = await verifyVote(evidence.vote, verifier, { jobId: b.jobId, modelHash: b.modelHash, inputHash: receipt.spec.inputHash, output: evidence.output })
     if (vote.body.peerId !== b.subject) return { action: 'ignore', reason: 'vote is not the subject\'s' }
     if (hashTensors(evidence.output) !== vote.body.outputHash) return { action: 'ignore', reason: 'output does not match vote' }
-    if (outputsAgree(receiptOutput(receipt), evidence.output, receipt.spec.policy, receipt.accepted.numericClass, vote.body.numericClass)) {
+    if (outputsAgree(receiptOutput(receipt, outputs), evidence.output, receipt.spec.policy, receipt.accepted.numericClass, vote.body.numericClass)) {
       return { action: 'ignore', reason: 'the subject\'s output agrees with the receipt' }
     }
     return { action: 'dissented', reason: 'signed vote contradicts an accepted receipt' }

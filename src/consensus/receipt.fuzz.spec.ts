@@ -3,7 +3,8 @@
  * canonically, so they reach the deeper checks), and mutated receipts that a
  * dishonest requester re-signed. `verifyReceipt` must always resolve (never
  * reject), no mutation may verify, and `parseReceipt` / `assertValidReceipt`
- * may only throw ReceiptInvalidError.
+ * may only throw ReceiptInvalidError (or ReceiptVersionError). Both layouts:
+ * v1 (outputs embedded) and v2 (outputs by hash, the bytes given beside).
  */
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -11,11 +12,11 @@ import { identityFromSeed, libp2pVerifier, signerFromPrivateKey } from '../netwo
 import { expectNamed, expectNamedAsync, mutatedText, mutatedValue } from '../testing/fuzz.js'
 import { DTYPES, bytesPerElement, createTensor, hashTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from './job.js'
-import { assertValidReceipt, buildReceipt, parseReceipt, receiptOutput, receiptSigningBytes, serializeReceipt, verifyReceipt } from './receipt.js'
+import { assertValidReceipt, buildReceipt, parseReceipt, receiptOutput, receiptOutputsOf, receiptSigningBytes, serializeReceipt, verifyReceipt } from './receipt.js'
 import { tally } from './tally.js'
 import { toBase64 } from './util.js'
 import { signVote } from './vote.js'
-import type { Receipt } from './receipt.js'
+import type { Receipt, ReceiptOutputs } from './receipt.js'
 import type { Ballot, ComparisonPolicy, JobSpec, Signer } from './types.js'
 import type { DType, NamedTensors } from '../tensor/index.js'
 
@@ -23,6 +24,8 @@ const T0 = 1_700_000_000_000
 const CLASS = 'ort-web/wasm/t1/chromium'
 let requester: Signer
 let valid: string[]
+/** The bytes every v2 receipt in `valid` commits to (keyed by hash, so one map serves them all). */
+let outputs: Record<string, NamedTensors>
 
 function spec (policy: ComparisonPolicy, replicas: number): JobSpec {
   return createJobSpec({
@@ -36,10 +39,12 @@ async function ballot (signer: Signer, s: JobSpec, output: NamedTensors): Promis
   return { vote, output }
 }
 
-async function receiptFor (s: JobSpec, ballots: Ballot[]): Promise<string> {
+async function receiptFor (s: JobSpec, ballots: Ballot[], version: 1 | 2): Promise<string> {
   const r = tally({ ballots, policy: s.policy, quorum: s.quorum })
   if (r.status !== 'accepted') throw new Error(`tally ${r.status}`)
-  return serializeReceipt(await buildReceipt({ spec: s, accepted: r, ballots, agreeingPeers: r.agreeing.map((b) => b.vote.body.peerId), signer: requester }))
+  const receipt = await buildReceipt({ spec: s, accepted: r, ballots, agreeingPeers: r.agreeing.map((b) => b.vote.body.peerId), signer: requester, version })
+  if (version === 2) Object.assign(outputs, receiptOutputsOf(receipt, r.output, ballots) satisfies ReceiptOutputs)
+  return serializeReceipt(receipt)
 }
 
 beforeAll(async () => {
@@ -49,11 +54,13 @@ beforeAll(async () => {
   const f32 = (d: number[]): NamedTensors => ({ y: createTensor('float32', [1, d.length], Float32Array.from(d)), k: createTensor('int64', [1], BigInt64Array.of(7n)) })
   const tol = spec({ kind: 'tolerance', atol: 1e-3, rtol: 0 }, 4)
   const exact = spec({ kind: 'exact' }, 2)
-  valid = [
-    // three agreeing votes, one with another hash (it carries its output), and a dissenter
-    await receiptFor(tol, [await ballot(alice, tol, f32([0.5, -0, NaN])), await ballot(bob, tol, f32([0.5004, 0, NaN])), await ballot(carol, tol, f32([9, 9, 9])), await ballot(dave, tol, f32([0.5, -0, NaN]))]),
-    await receiptFor(exact, [await ballot(alice, exact, f32([1])), await ballot(bob, exact, f32([1]))])
-  ]
+  outputs = {}
+  valid = []
+  for (const version of [1, 2] as const) {
+    // three agreeing votes, one with another hash (its output is carried), and a dissenter
+    valid.push(await receiptFor(tol, [await ballot(alice, tol, f32([0.5, -0, NaN])), await ballot(bob, tol, f32([0.5004, 0, NaN])), await ballot(carol, tol, f32([9, 9, 9])), await ballot(dave, tol, f32([0.5, -0, NaN]))], version))
+    valid.push(await receiptFor(exact, [await ballot(alice, exact, f32([1])), await ballot(bob, exact, f32([1]))], version))
+  }
 })
 
 /** A dishonest requester edits the receipt and signs it again (null when the edit cannot even be serialized). */
@@ -66,7 +73,7 @@ async function resigned (r: unknown): Promise<string | null> {
   }
 }
 
-const RECEIPT_ERRORS = ['ReceiptInvalidError']
+const RECEIPT_ERRORS = ['ReceiptInvalidError', 'ReceiptVersionError']
 
 /** A receipt tensor list with valid base64 and dims that match the data, but any names, dtypes and values. */
 const receiptTensors = fc.array(fc.record({
@@ -103,7 +110,7 @@ const edits: fc.Arbitrary<Edit> = fc.oneof(
 )
 
 /** Plausible edits of a valid receipt; the jobId is recomputed (mostly) so the deeper checks run. */
-const edited = fc.tuple(fc.nat(1), fc.array(fc.tuple(edits, fc.nat()), { minLength: 1, maxLength: 4 }), fc.boolean()).map(([which, es, keepJobId]) => {
+const edited = fc.tuple(fc.nat(3), fc.array(fc.tuple(edits, fc.nat()), { minLength: 1, maxLength: 4 }), fc.boolean()).map(([which, es, keepJobId]) => {
   const r = JSON.parse(valid[which])
   for (const [edit, pick] of es) edit(r, pick)
   if (!keepJobId) { try { r.jobId = jobIdOf(r.spec) } catch { /* an invalid spec keeps the old id */ } }
@@ -111,13 +118,16 @@ const edited = fc.tuple(fc.nat(1), fc.array(fc.tuple(edits, fc.nat()), { minLeng
 })
 
 async function neverForged (text: string): Promise<void> {
-  const v = await expectNamedAsync(async () => await verifyReceipt(text, libp2pVerifier, { now: T0 + 5000 }), [])
+  const v = await expectNamedAsync(async () => await verifyReceipt(text, libp2pVerifier, { now: T0 + 5000, outputs }), [])
   if (!v.ok) return
   // a mutation that verifies must be one of the valid receipts, unchanged
   if (v.value.ok) expect(valid).toContain(text)
   const parsed = expectNamed(() => parseReceipt(text), RECEIPT_ERRORS)
-  if (parsed.ok) expectNamed(() => receiptOutput(parsed.value), ['InvalidMessageError'])
-  await expectNamedAsync(async () => await assertValidReceipt(text, libp2pVerifier), RECEIPT_ERRORS)
+  if (parsed.ok) {
+    expectNamed(() => receiptOutput(parsed.value), ['InvalidMessageError', 'ReceiptOutputMissingError'])
+    expectNamed(() => receiptOutput(parsed.value, outputs), ['InvalidMessageError', 'ReceiptOutputMissingError'])
+  }
+  await expectNamedAsync(async () => await assertValidReceipt(text, libp2pVerifier, { outputs }), RECEIPT_ERRORS)
 }
 
 describe('receipts under hostile input', () => {
@@ -134,8 +144,8 @@ describe('receipts under hostile input', () => {
     await fc.assert(fc.asyncProperty(mutatedValue(valid.map((t) => JSON.parse(t)), { bytes: false }), async (r) => {
       const text = await resigned(r)
       if (text === null) return
-      await expectNamedAsync(async () => await verifyReceipt(text, libp2pVerifier, { now: T0 + 5000 }), [])
-      await expectNamedAsync(async () => await assertValidReceipt(text, libp2pVerifier), RECEIPT_ERRORS)
+      await expectNamedAsync(async () => await verifyReceipt(text, libp2pVerifier, { now: T0 + 5000, outputs }), [])
+      await expectNamedAsync(async () => await assertValidReceipt(text, libp2pVerifier, { outputs }), RECEIPT_ERRORS)
     }), { numRuns: 200 })
   })
 
@@ -143,8 +153,8 @@ describe('receipts under hostile input', () => {
     await fc.assert(fc.asyncProperty(edited, async (r) => {
       const text = await resigned(r)
       if (text === null) return
-      await expectNamedAsync(async () => await verifyReceipt(text, libp2pVerifier, { now: T0 + 5000 }), [])
-      await expectNamedAsync(async () => await assertValidReceipt(text, libp2pVerifier), RECEIPT_ERRORS)
+      await expectNamedAsync(async () => await verifyReceipt(text, libp2pVerifier, { now: T0 + 5000, outputs }), [])
+      await expectNamedAsync(async () => await assertValidReceipt(text, libp2pVerifier, { outputs }), RECEIPT_ERRORS)
     }), { numRuns: 300 })
   })
 
@@ -160,9 +170,9 @@ describe('receipts under hostile input', () => {
 })
 
 describe('regressions found by these properties', () => {
-  it('a version whose toString is not a function fails `format` with a message that says so', async () => {
+  it('a version whose toString is not a function fails `version` with a message that says so', async () => {
     const text = valid[1].replace('"v": 1,', '"v": {"toString": 1},')
     const v = await verifyReceipt(text, libp2pVerifier)
-    expect(v.checks).toEqual([{ name: 'format', ok: false, detail: 'receipt: unsupported version object' }])
+    expect(v.checks).toEqual([{ name: 'version', ok: false, detail: 'receipt: unsupported version {"toString":1} (this code reads 1 and 2)' }])
   })
 })

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { identityFromSeed, libp2pVerifier, signerFromPrivateKey } from '../network/keys.js'
 import { canonicalBytes, createTensor, hashTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from './job.js'
-import { assertValidReceipt, buildReceipt, parseReceipt, receiptOutput, receiptSigningBytes, serializeReceipt, verifyReceipt } from './receipt.js'
+import { assertValidReceipt, buildReceipt, parseReceipt, parseReceiptOutputs, receiptOutput, receiptOutputsOf, receiptSigningBytes, serializeReceipt, serializeReceiptOutputs, verifyReceipt } from './receipt.js'
 import { tally } from './tally.js'
 import { CLASS_NODE, CLASS_WEB, f32, f64, out } from './test-fixtures.js'
 import { toBase64 } from './util.js'
@@ -43,10 +43,11 @@ async function ballot (signer: Signer, spec: JobSpec, output: NamedTensors, nume
   return { vote, output }
 }
 
-async function receiptFor (spec: JobSpec, ballots: Ballot[]): Promise<Receipt> {
+/** Older (v1) receipts by default: they embed their outputs, and must go on verifying exactly as before. */
+async function receiptFor (spec: JobSpec, ballots: Ballot[], version: 1 | 2 = 1): Promise<Receipt> {
   const r = tally({ ballots, policy: spec.policy, quorum: spec.quorum })
   if (r.status !== 'accepted') throw new Error(`tally ${r.status}`)
-  return await buildReceipt({ spec, jobId: jobIdOf(spec), accepted: r, ballots, agreeingPeers: r.agreeing.map((b) => b.vote.body.peerId), signer: requester })
+  return await buildReceipt({ spec, jobId: jobIdOf(spec), accepted: r, ballots, agreeingPeers: r.agreeing.map((b) => b.vote.body.peerId), signer: requester, version })
 }
 
 /** What a dishonest requester can do: edit anything and sign again. */
@@ -63,7 +64,7 @@ const OB = { scores: createTensor('float32', [1, 3], Float32Array.from([0.5004, 
 const OC = { scores: createTensor('float32', [1, 3], Float32Array.from([0.1, 0.2, 0.3])), label: createTensor('int64', [1], BigInt64Array.from([7n])) }
 const TOL: ComparisonPolicy = { kind: 'tolerance', atol: 1e-3, rtol: 0 }
 
-describe('receipt round trip', () => {
+describe('v1 receipt round trip (outputs embedded)', () => {
   let spec: JobSpec
   let receipt: Receipt
   let text: string
@@ -163,7 +164,7 @@ describe('receipt round trip', () => {
   })
 })
 
-describe('receipt tamper resistance', () => {
+describe('v1 receipt tamper resistance', () => {
   it('flipping ANY byte (xor 0x01, or replacing it with a space) fails verification', async () => {
     const spec = makeSpec({ kind: 'exact' }, { replicas: 2, quorum: 2 })
     const small = out(f32([1.5]))
@@ -217,7 +218,7 @@ describe('receipt tamper resistance', () => {
     it('cannot count a dissenting vote as agreeing', async () => {
       const forged = await resign({
         ...good,
-        votes: good.votes.map((v) => (v.body.peerId === carol.peerId ? { ...v, agrees: true, output: parseReceipt(serializeReceipt(good)).accepted.output.map((t) => ({ ...t })) } : v))
+        votes: good.votes.map((v) => (v.body.peerId === carol.peerId ? { ...v, agrees: true, output: (parseReceipt(serializeReceipt(good)).accepted.output ?? []).map((t) => ({ ...t })) } : v))
       })
       // carol's "output" is the accepted one, which does not hash to her outputHash
       expect(failed(await verifyReceipt(forged, libp2pVerifier))).toEqual(['vote'])
@@ -279,7 +280,8 @@ describe('receipt tamper resistance', () => {
         accepted: { output: OA, outputHash: hashTensors(OA), numericClass: CLASS_WEB },
         ballots: [await ballot(alice, spec1, OA), await ballot(bob, spec1, OA)],
         agreeingPeers: [alice.peerId, bob.peerId],
-        signer: requester
+        signer: requester,
+        version: 1
       })
       expect((await verifyReceipt(serializeReceipt(honest), libp2pVerifier)).ok).toBe(true)
       const c = await ballot(carol, spec1, OC)
@@ -292,7 +294,8 @@ describe('receipt tamper resistance', () => {
         accepted: { output: OA, outputHash: hashTensors(OA), numericClass: CLASS_WEB },
         ballots: [await ballot(alice, spec, OA), await ballot(bob, spec, OA)],
         agreeingPeers: [alice.peerId, bob.peerId],
-        signer: requester
+        signer: requester,
+        version: 1
       })
       const c = await ballot(carol, spec, OC)
       const dissent = { body: c.vote.body, signature: toBase64(c.vote.signature), publicKey: toBase64(c.vote.publicKey), agrees: false }
@@ -362,6 +365,113 @@ describe('buildReceipt', () => {
     if (r.status !== 'accepted') return
     const receipt = await buildReceipt({ spec, accepted: { output: r.output, outputHash: r.outputHash }, ballots: ballots.slice(0, 2), agreeingPeers: r.agreeing.map((b) => b.vote.body.peerId), signer: requester })
     expect(receipt.accepted.numericClass).toBe(r.numericClass)
-    expect((await verifyReceipt(serializeReceipt(receipt), libp2pVerifier)).ok).toBe(true)
+    expect((await verifyReceipt(serializeReceipt(receipt), libp2pVerifier, { outputs: receiptOutputsOf(receipt, r.output, ballots) })).ok).toBe(true)
+  })
+})
+
+describe('v2 receipts: outputs committed to by hash, bytes apart', () => {
+  let spec: JobSpec
+  let ballots: Ballot[]
+  let receipt: Receipt
+  let text: string
+  let outputs: Record<string, NamedTensors>
+  beforeAll(async () => {
+    // alice and dave return OA, bob a slightly different OB (agrees within tolerance), carol dissents
+    spec = makeSpec(TOL, { replicas: 4 })
+    ballots = [await ballot(alice, spec, OA), await ballot(bob, spec, OB), await ballot(carol, spec, OC), await ballot(dave, spec, OA)]
+    receipt = await receiptFor(spec, ballots, 2)
+    text = serializeReceipt(receipt)
+    outputs = { ...receiptOutputsOf(receipt, OA, ballots) }
+  })
+
+  it('is written by default, carries no output bytes, and verifies with its outputs', async () => {
+    const r = tally({ ballots, policy: spec.policy, quorum: spec.quorum })
+    if (r.status !== 'accepted') throw new Error('expected accepted')
+    const byDefault = await buildReceipt({ spec, accepted: r, ballots, agreeingPeers: r.agreeing.map((b) => b.vote.body.peerId), signer: requester })
+    expect(byDefault.v).toBe(2)
+    const parsed = parseReceipt(text)
+    expect(parsed.v).toBe(2)
+    expect(parsed.accepted).toEqual({ outputHash: hashTensors(OA), numericClass: CLASS_WEB })
+    expect(parsed.votes.every((v) => v.output === undefined)).toBe(true)
+    expect(text).not.toContain('"data"')
+    // the accepted output and bob's (agreed with other bytes); not carol's (dissented)
+    expect(Object.keys(outputs).sort()).toEqual([hashTensors(OA), hashTensors(OB)].sort())
+    const v = await verifyReceipt(text, libp2pVerifier, { outputs })
+    expect(failed(v)).toEqual([])
+    expect(v.checks.map((c) => c.name)).toEqual(['format', 'canonical', 'outputs', 'jobId', 'output', 'agreement', 'quorum', 'vote', 'vote', 'vote', 'vote', 'requester'])
+    expect(canonicalBytes(receiptOutput(parsed, outputs))).toEqual(canonicalBytes(OA))
+  })
+
+  it('stays a few KiB however large the output (the v1 text grows with it)', async () => {
+    const big = { y: createTensor('float32', [1, 65536], new Float32Array(65536).fill(0.25)) }
+    const s = makeSpec({ kind: 'exact' })
+    const bs = [await ballot(alice, s, big), await ballot(bob, s, big)]
+    const v2 = serializeReceipt(await receiptFor(s, bs, 2))
+    const v1 = serializeReceipt(await receiptFor(s, bs, 1))
+    expect(v2.length).toBeLessThan(8 * 1024)
+    expect(v1.length).toBeGreaterThan(65536 * 4)
+    // equal hashes agree under every policy: nothing to re-check, no bytes needed
+    expect(failed(await verifyReceipt(v2, libp2pVerifier))).toEqual([])
+  })
+
+  it('without the bytes, a vote that agreed with other bytes cannot be re-checked: `agreement` says so', async () => {
+    const v = await verifyReceipt(text, libp2pVerifier)
+    expect(failed(v)).toEqual(['agreement'])
+    expect(v.checks.find((c) => c.name === 'agreement')?.detail).toMatch(/needs the receipt's outputs/)
+    expect(v.checks.find((c) => c.name === 'output')).toMatchObject({ ok: true, detail: expect.stringMatching(/by hash/) })
+    // the accepted bytes alone are not enough either
+    const onlyAccepted = { [hashTensors(OA)]: OA }
+    expect(failed(await verifyReceipt(text, libp2pVerifier, { outputs: onlyAccepted }))).toEqual(['agreement'])
+    expect(() => receiptOutput(parseReceipt(text))).toThrow(expect.objectContaining({ name: 'ReceiptOutputMissingError', outputHash: hashTensors(OA) }))
+  })
+
+  it('bytes that are not what the receipt commits to fail `outputs` and are not used', async () => {
+    const swapped = { [hashTensors(OA)]: OB, [hashTensors(OB)]: OB }
+    const v = await verifyReceipt(text, libp2pVerifier, { outputs: swapped })
+    expect(failed(v)).toEqual(['outputs', 'agreement'])
+    expect(() => receiptOutput(parseReceipt(text), swapped)).toThrow(expect.objectContaining({ name: 'InvalidMessageError' }))
+  })
+
+  it('re-checks the agreement on the bytes: a vote claimed to agree beyond the tolerance fails', async () => {
+    const carolsOutputs = { ...outputs, [hashTensors(OC)]: OC }
+    const forged = await resign({ ...receipt, votes: receipt.votes.map((v) => (v.body.peerId === carol.peerId ? { ...v, agrees: true } : v)) })
+    const v = await verifyReceipt(forged, libp2pVerifier, { outputs: carolsOutputs })
+    expect(failed(v)).toContain('agreement')
+    expect(v.ok).toBe(false)
+  })
+
+  it('a v1 signature does not verify as v2 (the domain is per version)', async () => {
+    const r1 = await receiptFor(spec, ballots, 1)
+    const asV2: Receipt = { ...r1, v: 2, accepted: { outputHash: r1.accepted.outputHash, numericClass: r1.accepted.numericClass }, votes: r1.votes.map(({ output: _, ...v }) => v) }
+    const v = await verifyReceipt(serializeReceipt(asV2), libp2pVerifier, { outputs })
+    expect(failed(v)).toEqual(['requester'])
+  })
+
+  it('a version this code does not read fails `version`, and parseReceipt throws ReceiptVersionError', async () => {
+    const v3 = text.replace('"v": 2,', '"v": 3,')
+    const v = await verifyReceipt(v3, libp2pVerifier)
+    expect(v.checks).toEqual([{ name: 'version', ok: false, detail: 'receipt: unsupported version 3 (this code reads 1 and 2)' }])
+    expect(() => parseReceipt(v3)).toThrow(expect.objectContaining({ name: 'ReceiptVersionError', version: 3 }))
+    await expect(assertValidReceipt(v3, libp2pVerifier)).rejects.toMatchObject({ name: 'ReceiptVersionError' })
+  })
+
+  it('a v2 receipt with v1 fields (embedded output) fails `format`', async () => {
+    const withOutput = text.replace('"numericClass": "' + CLASS_WEB + '"\n  },', '"numericClass": "' + CLASS_WEB + '",\n    "output": []\n  },')
+    expect(withOutput).not.toBe(text)
+    expect(failed(await verifyReceipt(withOutput, libp2pVerifier, { outputs }))).toEqual(['format'])
+  })
+
+  it('the outputs file round-trips bit for bit and refuses bytes that do not hash', () => {
+    const file = serializeReceiptOutputs(receipt.jobId, outputs)
+    const back = parseReceiptOutputs(file)
+    expect(back.jobId).toBe(receipt.jobId)
+    expect(Object.keys(back.outputs).sort()).toEqual(Object.keys(outputs).sort())
+    expect(canonicalBytes(back.outputs[hashTensors(OA)])).toEqual(canonicalBytes(OA))
+    expect(Object.is(back.outputs[hashTensors(OA)].scores.data[1], -0)).toBe(true)
+    expect(serializeReceiptOutputs(back.jobId, back.outputs)).toBe(file)
+    const lying = file.replace(hashTensors(OB), hashTensors(OC))
+    expect(() => parseReceiptOutputs(lying)).toThrow(expect.objectContaining({ name: 'InvalidMessageError' }))
+    expect(() => parseReceiptOutputs(file.replace('"v": 1', '"v": 2'))).toThrow(expect.objectContaining({ name: 'ReceiptVersionError' }))
+    expect(() => parseReceiptOutputs('{')).toThrow(expect.objectContaining({ name: 'InvalidMessageError' }))
   })
 })

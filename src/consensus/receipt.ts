@@ -2,34 +2,46 @@
  * Receipts: a permanent, offline-verifiable JSON proof that a job's output was
  * accepted by a quorum of signed votes.
  *
- * Layout (fixed key order; `serializeReceipt` is the only accepted spelling):
+ * Version 2 (written by this code) commits to outputs by hash and keeps their
+ * bytes apart (fixed key order; `serializeReceipt` is the only accepted spelling):
  * ```
- * { v: 1, type: 'crosscheck/receipt', jobId, spec: JobSpec,
- *   accepted: { outputHash, numericClass, output: ReceiptTensor[] },
- *   votes: [{ body: VoteBody, signature, publicKey, agrees, output? }],  // sorted by peerId
+ * { v: 2, type: 'crosscheck/receipt', jobId, spec: JobSpec,
+ *   accepted: { outputHash, numericClass },
+ *   votes: [{ body: VoteBody, signature, publicKey, agrees }],  // sorted by peerId
  *   assurance?: { kind: 'replicated' } | { kind: 'provisional', until },
  *   requesterPublicKey, signature }
  * ```
+ * The bytes travel beside it as `ReceiptOutputs` (output hash → tensors;
+ * `serializeReceiptOutputs` writes them as a file): the accepted output, and
+ * the output of every vote that agrees with a different hash (a tolerance or
+ * cross-class agreement), so a verifier can re-run that comparison. Given
+ * them, verifyReceipt hashes each and re-checks agreement; without them it
+ * checks everything the hashes decide (signatures, quorum, agreement by equal
+ * hash) and fails `agreement` only where a vote agreed with other bytes.
+ * The requester signs `"crosscheck/receipt/2\n" || serializeReceipt(receipt
+ * without signature)`: a few KiB however large the output.
+ *
+ * Version 1 (older receipts) embedded the outputs: `accepted.output` and, on a
+ * vote that agrees with a different hash, `output`, as tensors
+ * `{ name, dtype, dims, data }` sorted by name, `data` being the canonical
+ * little-endian bytes in strict base64, signed under `"crosscheck/receipt/1\n"`.
+ * They still verify exactly as before. Any other `v` fails the `version` check
+ * (ReceiptVersionError from parseReceipt).
+ *
  * `assurance` (settlement.ts) says whether the receipt is final on acceptance
  * or provisional until a recheck window closes; it is signed like the rest.
  * Receipts made before the field existed have none and are read as
  * `replicated`: they were accepted by the same quorum rule, and their
  * signature covers no claim either way.
- * Tensors are `{ name, dtype, dims, data }` sorted by name, `data` being the
- * canonical little-endian bytes in strict base64, so outputs (NaN payloads and
- * -0 included) round-trip bit for bit. A vote carries `output` exactly when it
- * agrees but its outputHash differs from the accepted one, so a verifier can
- * re-run the tolerance comparison. The requester signs
- * `"crosscheck/receipt/1\n" || serializeReceipt(receipt without signature)`.
  *
  * Verification is all-or-nothing on the text: the `canonical` check requires
  * the text to equal serializeReceipt(parse(text)), so any changed byte,
  * whitespace included, fails.
  */
-import { InvalidMessageError, ReceiptInvalidError } from '../errors.js'
+import { InvalidMessageError, ReceiptInvalidError, ReceiptOutputMissingError, ReceiptVersionError } from '../errors.js'
 import { hashTensors, isDType, isSha256Hex, MAX_TENSORS, tensorBytes, tensorFromBytes } from '../tensor/index.js'
 import { explainDisagreement } from './compare.js'
-import { MAX_CLOCK_SKEW_MS, MAX_RECEIPT_CHARS, MAX_RECEIPT_VOTES, RECEIPT_DOMAIN, RECEIPT_TYPE } from './constants.js'
+import { MAX_CLOCK_SKEW_MS, MAX_RECEIPT_CHARS, MAX_RECEIPT_VOTES, RECEIPT_DOMAIN, RECEIPT_DOMAIN_V2, RECEIPT_OUTPUTS_TYPE, RECEIPT_TYPE, RECEIPT_VERSIONS } from './constants.js'
 import { jobIdOf, validateJobSpec } from './job.js'
 import { judgeCounts, requiredAgreeing } from './rule.js'
 import { checkRecord, describeStatus, parseRecord, resolveStatus, validateAssurance } from './settlement.js'
@@ -55,12 +67,21 @@ export interface ReceiptVote {
   publicKey: string
   /** Whether the requester counted this vote towards the quorum. */
   agrees: boolean
-  /** Present exactly when `agrees` and body.outputHash differs from the accepted hash. */
+  /** v1 only: present exactly when `agrees` and body.outputHash differs from the accepted hash. */
   output?: ReceiptTensor[]
 }
 
+export type ReceiptVersion = typeof RECEIPT_VERSIONS[number]
+
+/**
+ * The output bytes a v2 receipt commits to, by output hash: the accepted
+ * output and those of votes that agreed with a different hash.
+ */
+export type ReceiptOutputs = Readonly<Record<string, NamedTensors>>
+
 export interface Receipt {
-  v: 1
+  /** 2 for receipts written now; 1 for older ones (outputs embedded). */
+  v: ReceiptVersion
   type: typeof RECEIPT_TYPE
   jobId: string
   spec: JobSpec
@@ -68,7 +89,8 @@ export interface Receipt {
     outputHash: string
     /** Class of the accepted output (an agreeing vote with this hash and class vouches for it). */
     numericClass: NumericClass
-    output: ReceiptTensor[]
+    /** v1 only: the accepted output's bytes (v2 keeps them apart, in ReceiptOutputs). */
+    output?: ReceiptTensor[]
   }
   votes: ReceiptVote[]
   /** Absent in receipts older than the field: read as `replicated`. */
@@ -80,7 +102,7 @@ export interface Receipt {
 }
 
 export interface ReceiptCheck {
-  /** format | canonical | jobId | output | vote | agreement | quorum | requester | time */
+  /** version | format | canonical | outputs | jobId | output | vote | agreement | quorum | requester | time | record */
   name: string
   ok: boolean
   detail?: string
@@ -100,6 +122,13 @@ export interface ReceiptVerification {
 export interface VerifyReceiptOptions {
   /** When given, adds a `time` check: no timestamp may lie more than MAX_CLOCK_SKEW_MS after it. Expiry never fails a receipt. */
   now?: number
+  /**
+   * The output bytes a v2 receipt commits to (parseReceiptOutputs reads them
+   * from a file). Each given entry is hashed (`outputs` check); the accepted
+   * one and those of votes that agreed with a different hash let `output` and
+   * `agreement` re-check the bytes. Ignored for v1 receipts (theirs are inside).
+   */
+  outputs?: ReceiptOutputs
   /**
    * Settlement and retraction record texts (settlement.ts). Each adds a
    * `record` check (a record for another receipt or signer fails it); valid
@@ -127,6 +156,8 @@ export interface BuildReceiptInput {
   signer: Signer
   /** What the receipt claims about its finality. @default { kind: 'replicated' } */
   assurance?: Assurance
+  /** Which layout to write (1 only to reproduce older receipts). @default 2 */
+  version?: ReceiptVersion
 }
 
 // ---------------------------------------------------------------- tensors
@@ -170,22 +201,28 @@ function normalizeTensor (t: ReceiptTensor): ReceiptTensor {
   return { name: t.name, dtype: t.dtype, dims: [...t.dims], data: t.data }
 }
 
-/** A copy in canonical key order, votes sorted by peer id, tensors by name; `signature` left out when `withSignature` is false. */
+const byName = (a: ReceiptTensor, b: ReceiptTensor): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+/**
+ * A copy in canonical key order, votes sorted by peer id, tensors by name (v1);
+ * `signature` left out when `withSignature` is false. A v2 receipt has no bytes to copy.
+ */
 function canonicalObject (r: Receipt, withSignature: boolean): Record<string, unknown> {
-  const byName = (a: ReceiptTensor, b: ReceiptTensor): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
   const votes = [...r.votes]
     .sort((a, b) => (a.body.peerId < b.body.peerId ? -1 : a.body.peerId > b.body.peerId ? 1 : 0))
     .map((v) => {
       const out: Record<string, unknown> = { body: validateVoteBody(v.body), signature: v.signature, publicKey: v.publicKey, agrees: v.agrees }
-      if (v.output !== undefined) out.output = [...v.output].sort(byName).map(normalizeTensor)
+      if (r.v === 1 && v.output !== undefined) out.output = [...v.output].sort(byName).map(normalizeTensor)
       return out
     })
+  const accepted: Record<string, unknown> = { outputHash: r.accepted.outputHash, numericClass: r.accepted.numericClass }
+  if (r.v === 1) accepted.output = [...(r.accepted.output ?? [])].sort(byName).map(normalizeTensor)
   const out: Record<string, unknown> = {
     v: r.v,
     type: r.type,
     jobId: r.jobId,
     spec: validateJobSpec(r.spec),
-    accepted: { outputHash: r.accepted.outputHash, numericClass: r.accepted.numericClass, output: [...r.accepted.output].sort(byName).map(normalizeTensor) },
+    accepted,
     votes
   }
   if (r.assurance !== undefined) out.assurance = r.assurance.kind === 'replicated' ? { kind: 'replicated' } : { kind: 'provisional', until: r.assurance.until }
@@ -199,9 +236,66 @@ export function serializeReceipt (r: Receipt): string {
   return JSON.stringify(canonicalObject(r, true), null, 2) + '\n'
 }
 
-/** The bytes the requester signs: domain prefix + canonical text of everything but `signature`. */
+/** The bytes the requester signs: the version's domain prefix + canonical text of everything but `signature`. */
 export function receiptSigningBytes (r: Receipt): Uint8Array {
-  return utf8(RECEIPT_DOMAIN + JSON.stringify(canonicalObject(r, false), null, 2) + '\n')
+  return utf8((r.v === 1 ? RECEIPT_DOMAIN : RECEIPT_DOMAIN_V2) + JSON.stringify(canonicalObject(r, false), null, 2) + '\n')
+}
+
+// ---------------------------------------------------------------- outputs apart (v2)
+
+/**
+ * The outputs a v2 receipt commits to, taken from what the job produced: the
+ * accepted output and the output of each vote that agreed with another hash.
+ */
+export function receiptOutputsOf (receipt: Receipt, accepted: NamedTensors, ballots: readonly Ballot[]): ReceiptOutputs {
+  const out: Record<string, NamedTensors> = { [receipt.accepted.outputHash]: accepted }
+  const agreeing = new Set(receipt.votes.filter((v) => v.agrees).map((v) => v.body.peerId))
+  for (const b of ballots) {
+    const { peerId, outputHash } = b.vote.body
+    if (agreeing.has(peerId) && out[outputHash] === undefined) out[outputHash] = b.output
+  }
+  return out
+}
+
+/**
+ * The receipt outputs file: `{ v: 1, type: 'crosscheck/receipt-outputs',
+ * jobId, outputs: [{ outputHash, tensors }] }` (sorted by hash, tensors in the
+ * v1 receipt form), canonical 2-space JSON with one trailing newline.
+ */
+export function serializeReceiptOutputs (jobId: string, outputs: ReceiptOutputs): string {
+  const entries = Object.keys(outputs).sort().map((outputHash) => ({ outputHash, tensors: tensorsToReceipt(outputs[outputHash]) }))
+  return JSON.stringify({ v: 1, type: RECEIPT_OUTPUTS_TYPE, jobId, outputs: entries }, null, 2) + '\n'
+}
+
+/**
+ * Reads a receipt outputs file. Strict: every entry must hash to its
+ * `outputHash` (a receipt commits to hashes, so bytes that do not hash are
+ * refused here, before any comparison). Throws InvalidMessageError, or
+ * ReceiptVersionError for another `v`.
+ */
+export function parseReceiptOutputs (text: string): { jobId: string, outputs: ReceiptOutputs } {
+  const raw = parseJsonObject(text, 'receipt outputs', MAX_RECEIPT_CHARS, ['v', 'type', 'jobId', 'outputs'], ['v', 'type', 'jobId', 'outputs'])
+  if (raw.v !== 1) throw new ReceiptVersionError(raw.v, `receipt outputs: unsupported version ${JSON.stringify(raw.v)} (this code reads 1)`)
+  if (raw.type !== RECEIPT_OUTPUTS_TYPE) throw new InvalidMessageError(`receipt outputs: type must be ${RECEIPT_OUTPUTS_TYPE}`)
+  if (!isSha256Hex(raw.jobId)) throw new InvalidMessageError('receipt outputs: jobId must be 64 lowercase hex characters')
+  if (!Array.isArray(raw.outputs) || raw.outputs.length === 0 || raw.outputs.length > MAX_RECEIPT_VOTES) {
+    throw new InvalidMessageError(`receipt outputs: outputs must be an array of 1-${MAX_RECEIPT_VOTES} entries`)
+  }
+  const outputs: Record<string, NamedTensors> = {}
+  let prev: string | undefined
+  for (const [i, e] of raw.outputs.entries()) {
+    const at = `receipt outputs.outputs[${i}]`
+    if (!isPlainObject(e)) throw new InvalidMessageError(`${at}: must be { outputHash, tensors }`)
+    checkKeys(e, ['outputHash', 'tensors'], at, ['outputHash', 'tensors'])
+    if (!isSha256Hex(e.outputHash)) throw new InvalidMessageError(`${at}: outputHash must be 64 lowercase hex characters`)
+    if (prev !== undefined && !(prev < e.outputHash)) throw new InvalidMessageError(`${at}: hashes must be unique and sorted`)
+    prev = e.outputHash
+    const tensors = tensorsFromReceipt(e.tensors, `${at}.tensors`)
+    const hash = hashTensors(tensors)
+    if (hash !== e.outputHash) throw new InvalidMessageError(`${at}: tensors hash to ${hash}, not ${e.outputHash}`)
+    outputs[e.outputHash] = tensors
+  }
+  return { jobId: raw.jobId, outputs }
 }
 
 // ---------------------------------------------------------------- parsing
@@ -209,25 +303,34 @@ export function receiptSigningBytes (r: Receipt): Uint8Array {
 const RECEIPT_FIELDS = ['v', 'type', 'jobId', 'spec', 'accepted', 'votes', 'assurance', 'requesterPublicKey', 'signature'] as const
 const RECEIPT_REQUIRED = ['v', 'type', 'jobId', 'spec', 'accepted', 'votes', 'requesterPublicKey', 'signature'] as const
 
+/** A receipt with the output bytes it carries (v1) or was given (v2). */
 interface Parsed {
   receipt: Receipt
-  output: NamedTensors
+  /** The accepted output, when its bytes are at hand. */
+  output: NamedTensors | undefined
+  /** Per vote (receipt order): its output when it agreed with another hash and its bytes are at hand. */
   voteOutputs: Array<NamedTensors | undefined>
+}
+
+function isReceiptVersion (v: unknown): v is ReceiptVersion {
+  return (RECEIPT_VERSIONS as readonly unknown[]).includes(v)
 }
 
 function parseStrict (text: string): Parsed {
   const raw = parseJsonObject(text, 'receipt', MAX_RECEIPT_CHARS, RECEIPT_FIELDS, RECEIPT_REQUIRED)
-  if (raw.v !== 1) throw new InvalidMessageError(`receipt: unsupported version ${typeof raw.v === 'number' ? raw.v : typeof raw.v}`)
+  const v = raw.v
+  if (!isReceiptVersion(v)) throw new ReceiptVersionError(v, `receipt: unsupported version ${JSON.stringify(v) ?? typeof v} (this code reads ${RECEIPT_VERSIONS.join(' and ')})`)
   if (raw.type !== RECEIPT_TYPE) throw new InvalidMessageError(`receipt: type must be ${RECEIPT_TYPE}`)
   if (!isSha256Hex(raw.jobId)) throw new InvalidMessageError('receipt: jobId must be 64 lowercase hex characters')
   const spec = validateJobSpec(raw.spec)
 
   const acc = raw.accepted
   if (!isPlainObject(acc)) throw new InvalidMessageError('receipt: accepted must be an object')
-  checkKeys(acc, ['outputHash', 'numericClass', 'output'], 'receipt.accepted', ['outputHash', 'numericClass', 'output'])
+  const accKeys = v === 1 ? ['outputHash', 'numericClass', 'output'] : ['outputHash', 'numericClass']
+  checkKeys(acc, accKeys, 'receipt.accepted', accKeys)
   if (!isSha256Hex(acc.outputHash)) throw new InvalidMessageError('receipt.accepted: outputHash must be 64 lowercase hex characters')
   if (!isNumericClass(acc.numericClass)) throw new InvalidMessageError('receipt.accepted: bad numericClass')
-  const output = tensorsFromReceipt(acc.output, 'receipt.accepted.output')
+  const output = v === 1 ? tensorsFromReceipt(acc.output, 'receipt.accepted.output') : undefined
 
   if (!Array.isArray(raw.votes) || raw.votes.length === 0 || raw.votes.length > MAX_RECEIPT_VOTES) {
     throw new InvalidMessageError(`receipt: votes must be an array of 1-${MAX_RECEIPT_VOTES} votes`)
@@ -235,25 +338,30 @@ function parseStrict (text: string): Parsed {
   const votes: ReceiptVote[] = []
   const voteOutputs: Array<NamedTensors | undefined> = []
   const peers = new Set<string>()
-  for (const [i, v] of raw.votes.entries()) {
+  const voteKeys = v === 1 ? ['body', 'signature', 'publicKey', 'agrees', 'output'] : ['body', 'signature', 'publicKey', 'agrees']
+  for (const [i, raw1] of raw.votes.entries()) {
     const at = `receipt.votes[${i}]`
-    if (!isPlainObject(v)) throw new InvalidMessageError(`${at}: must be an object`)
-    checkKeys(v, ['body', 'signature', 'publicKey', 'agrees', 'output'], at, ['body', 'signature', 'publicKey', 'agrees'])
-    const body = validateVoteBody(v.body)
+    if (!isPlainObject(raw1)) throw new InvalidMessageError(`${at}: must be an object`)
+    checkKeys(raw1, voteKeys, at, ['body', 'signature', 'publicKey', 'agrees'])
+    const body = validateVoteBody(raw1.body)
     if (peers.has(body.peerId)) throw new InvalidMessageError(`${at}: second vote from ${body.peerId}`)
     peers.add(body.peerId)
-    if (typeof v.signature !== 'string' || typeof v.publicKey !== 'string') throw new InvalidMessageError(`${at}: signature and publicKey must be base64`)
-    fromBase64(v.signature, `${at}.signature`)
-    fromBase64(v.publicKey, `${at}.publicKey`)
-    if (typeof v.agrees !== 'boolean') throw new InvalidMessageError(`${at}: agrees must be a boolean`)
-    const needsOutput = v.agrees && body.outputHash !== acc.outputHash
-    if (needsOutput !== (v.output !== undefined)) {
-      throw new InvalidMessageError(`${at}: output must be present exactly when the vote agrees with a different outputHash`)
-    }
-    const vote: ReceiptVote = { body, signature: v.signature, publicKey: v.publicKey, agrees: v.agrees }
-    if (v.output !== undefined) {
-      voteOutputs.push(tensorsFromReceipt(v.output, `${at}.output`))
-      vote.output = v.output as ReceiptTensor[]
+    if (typeof raw1.signature !== 'string' || typeof raw1.publicKey !== 'string') throw new InvalidMessageError(`${at}: signature and publicKey must be base64`)
+    fromBase64(raw1.signature, `${at}.signature`)
+    fromBase64(raw1.publicKey, `${at}.publicKey`)
+    if (typeof raw1.agrees !== 'boolean') throw new InvalidMessageError(`${at}: agrees must be a boolean`)
+    const vote: ReceiptVote = { body, signature: raw1.signature, publicKey: raw1.publicKey, agrees: raw1.agrees }
+    if (v === 1) {
+      const needsOutput = raw1.agrees && body.outputHash !== acc.outputHash
+      if (needsOutput !== (raw1.output !== undefined)) {
+        throw new InvalidMessageError(`${at}: output must be present exactly when the vote agrees with a different outputHash`)
+      }
+      if (raw1.output !== undefined) {
+        voteOutputs.push(tensorsFromReceipt(raw1.output, `${at}.output`))
+        vote.output = raw1.output as ReceiptTensor[]
+      } else {
+        voteOutputs.push(undefined)
+      }
     } else {
       voteOutputs.push(undefined)
     }
@@ -262,12 +370,14 @@ function parseStrict (text: string): Parsed {
   if (typeof raw.requesterPublicKey !== 'string' || typeof raw.signature !== 'string') throw new InvalidMessageError('receipt: requesterPublicKey and signature must be base64')
   fromBase64(raw.requesterPublicKey, 'receipt.requesterPublicKey')
   fromBase64(raw.signature, 'receipt.signature')
+  const accepted: Receipt['accepted'] = { outputHash: acc.outputHash, numericClass: acc.numericClass }
+  if (v === 1) accepted.output = acc.output as ReceiptTensor[]
   const receipt: Receipt = {
-    v: 1,
+    v,
     type: RECEIPT_TYPE,
     jobId: raw.jobId,
     spec,
-    accepted: { outputHash: acc.outputHash, numericClass: acc.numericClass, output: acc.output as ReceiptTensor[] },
+    accepted,
     votes,
     ...(raw.assurance !== undefined ? { assurance: validateAssurance(raw.assurance, 'receipt.assurance') } : {}),
     requesterPublicKey: raw.requesterPublicKey,
@@ -276,27 +386,67 @@ function parseStrict (text: string): Parsed {
   return { receipt, output, voteOutputs }
 }
 
+/** A v2 receipt's bytes from `outputs` (entries already hashed by outputsCheck), placed as a v1 receipt carries them. */
+function withOutputs (p: Parsed, outputs: ReceiptOutputs | undefined): Parsed {
+  const r = p.receipt
+  if (r.v === 1 || outputs === undefined) return p
+  const at = (hash: string): NamedTensors | undefined => Object.hasOwn(outputs, hash) ? outputs[hash] : undefined
+  return {
+    receipt: r,
+    output: at(r.accepted.outputHash),
+    voteOutputs: r.votes.map((v) => (v.agrees && v.body.outputHash !== r.accepted.outputHash ? at(v.body.outputHash) : undefined))
+  }
+}
+
 /**
  * Parses a receipt: strict format plus the canonical-text check; no
- * signatures. Throws ReceiptInvalidError with check `format` or `canonical`.
+ * signatures. Throws ReceiptVersionError for a version this code does not
+ * read, else ReceiptInvalidError with check `format` or `canonical`.
  */
 export function parseReceipt (text: string): Receipt {
   let parsed: Parsed
   try {
     parsed = parseStrict(text)
   } catch (err) {
+    if ((err as Error).name === 'ReceiptVersionError') throw err
     throw new ReceiptInvalidError('format', (err as Error).message, { cause: err })
   }
   if (serializeReceipt(parsed.receipt) !== text) throw new ReceiptInvalidError('canonical', 'text is not the canonical serialization')
   return parsed.receipt
 }
 
-/** The accepted output of a (parsed) receipt as tensors. */
-export function receiptOutput (r: Receipt): NamedTensors {
-  return tensorsFromReceipt(r.accepted.output, 'receipt.accepted.output')
+/**
+ * The accepted output of a (parsed) receipt as tensors: a v1 receipt's own,
+ * a v2 receipt's from `outputs` (hashed against the receipt's outputHash).
+ * Throws ReceiptOutputMissingError when a v2 receipt's bytes are not given,
+ * InvalidMessageError when they do not hash.
+ */
+export function receiptOutput (r: Receipt, outputs?: ReceiptOutputs): NamedTensors {
+  if (r.v === 1) return tensorsFromReceipt(r.accepted.output, 'receipt.accepted.output')
+  const hash = r.accepted.outputHash
+  const out = outputs !== undefined && Object.hasOwn(outputs, hash) ? outputs[hash] : undefined
+  if (out === undefined) throw new ReceiptOutputMissingError(hash, `the receipt commits to output ${hash.slice(0, 12)}… by hash; its bytes were not given`)
+  if (hashTensors(out) !== hash) throw new InvalidMessageError(`the output given for ${hash.slice(0, 12)}… hashes to ${hashTensors(out).slice(0, 12)}…`)
+  return out
 }
 
 // ---------------------------------------------------------------- checks
+
+/** Each given output must hash to the hash it is given under. */
+function outputsCheck (outputs: ReceiptOutputs): ReceiptCheck {
+  const bad: string[] = []
+  for (const [hash, tensors] of Object.entries(outputs)) {
+    let got: string
+    try {
+      got = hashTensors(tensors)
+    } catch (err) {
+      bad.push(`${hash.slice(0, 12)}…: ${(err as Error).message}`)
+      continue
+    }
+    if (got !== hash) bad.push(`${hash.slice(0, 12)}… hashes to ${got.slice(0, 12)}…`)
+  }
+  return bad.length === 0 ? { name: 'outputs', ok: true, detail: `${Object.keys(outputs).length} given, each hashes to its key` } : { name: 'outputs', ok: false, detail: bad.join('; ') }
+}
 
 /** The checks that need no keys: jobId, output, agreement, quorum. */
 function contentChecks (p: Parsed): ReceiptCheck[] {
@@ -305,19 +455,29 @@ function contentChecks (p: Parsed): ReceiptCheck[] {
   const recomputed = jobIdOf(r.spec)
   checks.push(recomputed === r.jobId ? { name: 'jobId', ok: true } : { name: 'jobId', ok: false, detail: `spec hashes to ${recomputed}, receipt says ${r.jobId}` })
 
-  const outHash = hashTensors(output)
+  const outHash = output !== undefined ? hashTensors(output) : r.accepted.outputHash
   if (outHash !== r.accepted.outputHash) {
     checks.push({ name: 'output', ok: false, detail: `accepted output hashes to ${outHash}, receipt says ${r.accepted.outputHash}` })
   } else if (!r.votes.some((v) => v.agrees && v.body.outputHash === outHash && v.body.numericClass === r.accepted.numericClass)) {
     checks.push({ name: 'output', ok: false, detail: `no agreeing vote in class ${r.accepted.numericClass} produced the accepted output` })
   } else {
-    checks.push({ name: 'output', ok: true })
+    checks.push(output === undefined ? { name: 'output', ok: true, detail: 'committed to by hash (bytes not given)' } : { name: 'output', ok: true })
   }
 
   const disagreements: string[] = []
   r.votes.forEach((v, i) => {
     if (!v.agrees) return
-    const theirs = p.voteOutputs[i] ?? output
+    const same = v.body.outputHash === r.accepted.outputHash
+    if (output === undefined) {
+      // v2 without the accepted bytes: equal hashes are equal bytes, which agree under every policy
+      if (!same) disagreements.push(`${v.body.peerId}: agreed with output ${v.body.outputHash.slice(0, 12)}…, not the accepted bytes; checking that needs the receipt's outputs`)
+      return
+    }
+    const theirs = same ? output : p.voteOutputs[i]
+    if (theirs === undefined) {
+      disagreements.push(`${v.body.peerId}: agreed with output ${v.body.outputHash.slice(0, 12)}…, whose bytes were not given`)
+      return
+    }
     const why = explainDisagreement(output, theirs, r.spec.policy, r.accepted.numericClass, v.body.numericClass)
     if (why !== undefined) disagreements.push(`${v.body.peerId}: ${why}`)
   })
@@ -389,22 +549,33 @@ function timeCheck (r: Receipt, now: number): ReceiptCheck {
 }
 
 /**
- * Verifies a receipt text offline. Runs every check it can (format failing
- * stops the rest) and reports each; `ok` is true only if all pass. Checks:
- * format, canonical, jobId, output, one `vote` per vote, agreement, quorum,
- * requester, and `time` when `opts.now` is given. A receipt never fails for
- * being old; votes signed after spec.expiresAt do fail.
+ * Verifies a receipt text offline. Runs every check it can (version or format
+ * failing stops the rest) and reports each; `ok` is true only if all pass.
+ * Checks: format (or `version`, for a version this code does not read),
+ * canonical, `outputs` (v2, when outputs are given), jobId, output, one
+ * `vote` per vote, agreement, quorum, requester, and `time` when `opts.now`
+ * is given. A receipt never fails for being old; votes signed after
+ * spec.expiresAt do fail.
  */
 export async function verifyReceipt (text: string, verifier: SignatureVerifier, opts: VerifyReceiptOptions = {}): Promise<ReceiptVerification> {
   let parsed: Parsed
   try {
     parsed = parseStrict(text)
   } catch (err) {
-    return { ok: false, checks: [{ name: 'format', ok: false, detail: (err as Error).message }] }
+    const name = (err as Error).name === 'ReceiptVersionError' ? 'version' : 'format'
+    return { ok: false, checks: [{ name, ok: false, detail: (err as Error).message }] }
   }
   const r = parsed.receipt
   const checks: ReceiptCheck[] = [{ name: 'format', ok: true }]
   checks.push(serializeReceipt(r) === text ? { name: 'canonical', ok: true } : { name: 'canonical', ok: false, detail: 'text is not the canonical serialization (whitespace, key order, number or string spelling)' })
+  let outputs = opts.outputs
+  if (r.v === 2 && outputs !== undefined) {
+    const check = outputsCheck(outputs)
+    checks.push(check)
+    // bytes that do not hash to their key are not used for anything
+    if (!check.ok) outputs = Object.fromEntries(Object.entries(outputs).filter(([hash, t]) => { try { return hashTensors(t) === hash } catch { return false } }))
+  }
+  parsed = withOutputs(parsed, outputs)
   checks.push(...contentChecks(parsed))
   for (const [i, v] of r.votes.entries()) checks.push(await voteCheck(r, v, parsed.voteOutputs[i], verifier))
   checks.push(await requesterCheck(r, verifier))
@@ -432,10 +603,15 @@ export async function verifyReceipt (text: string, verifier: SignatureVerifier, 
   return { ok, checks, receipt: r, status, statusText: describeStatus(status) }
 }
 
-/** Like verifyReceipt but throws ReceiptInvalidError naming the first failed check; returns the receipt. */
+/**
+ * Like verifyReceipt but throws naming the first failed check:
+ * ReceiptVersionError for a version this code does not read, else
+ * ReceiptInvalidError. Returns the receipt.
+ */
 export async function assertValidReceipt (text: string, verifier: SignatureVerifier, opts: VerifyReceiptOptions = {}): Promise<Receipt> {
   const result = await verifyReceipt(text, verifier, opts)
   const failed = result.checks.find((c) => !c.ok)
+  if (failed?.name === 'version') parseReceipt(text) // throws the ReceiptVersionError itself
   if (failed !== undefined || result.receipt === undefined) {
     throw new ReceiptInvalidError(failed?.name ?? 'format', failed?.detail ?? 'invalid receipt')
   }
@@ -445,10 +621,12 @@ export async function assertValidReceipt (text: string, verifier: SignatureVerif
 // ---------------------------------------------------------------- building
 
 /**
- * Builds and signs a receipt for an accepted job. Runs the same content
- * checks a verifier will (jobId, output, agreement, quorum) and throws
- * ReceiptInvalidError naming the failed one, so a bad receipt is never
- * signed. Vote signatures are not re-checked here: verify votes first.
+ * Builds and signs a receipt for an accepted job (v2 unless `version` says 1;
+ * receiptOutputsOf gives the bytes a v2 receipt commits to). Runs the same
+ * content checks a verifier will (jobId, output, agreement, quorum) on the
+ * outputs themselves and throws ReceiptInvalidError naming the failed one, so
+ * a bad receipt is never signed. Vote signatures are not re-checked here:
+ * verify votes first.
  */
 export async function buildReceipt (input: BuildReceiptInput): Promise<Receipt> {
   const wrap = <T>(check: string, fn: () => T): T => {
@@ -458,6 +636,8 @@ export async function buildReceipt (input: BuildReceiptInput): Promise<Receipt> 
       throw new ReceiptInvalidError(check, (err as Error).message, { cause: err })
     }
   }
+  const version = input.version ?? 2
+  if (!isReceiptVersion(version)) throw new ReceiptVersionError(version, `cannot write receipt version ${String(version)}`)
   const spec = wrap('format', () => validateJobSpec(input.spec))
   const jobId = jobIdOf(spec)
   if (input.jobId !== undefined && input.jobId !== jobId) throw new ReceiptInvalidError('jobId', `spec hashes to ${jobId}, not ${input.jobId}`)
@@ -482,7 +662,7 @@ export async function buildReceipt (input: BuildReceiptInput): Promise<Receipt> 
     if (agrees && body.outputHash !== accepted.outputHash) {
       if (hashTensors(ballot.output) !== body.outputHash) throw new ReceiptInvalidError('vote', `${body.peerId}: output does not match outputHash`)
       output = ballot.output
-      vote.output = tensorsToReceipt(output)
+      if (version === 1) vote.output = tensorsToReceipt(output)
     }
     entries.push({ vote, output })
   }
@@ -495,19 +675,21 @@ export async function buildReceipt (input: BuildReceiptInput): Promise<Receipt> 
     ? [accepted.numericClass]
     : [...new Set(entries.filter((e) => e.vote.agrees && e.vote.body.outputHash === accepted.outputHash).map((e) => e.vote.body.numericClass))].sort()
   if (classes.length === 0) throw new ReceiptInvalidError('output', 'no agreeing ballot has the accepted outputHash')
+  const embedded = version === 1 ? tensorsToReceipt(accepted.output) : undefined
   let firstFailure: ReceiptCheck | undefined
   for (const numericClass of classes) {
     const unsigned: Receipt = {
-      v: 1,
+      v: version,
       type: RECEIPT_TYPE,
       jobId,
       spec,
-      accepted: { outputHash: accepted.outputHash, numericClass, output: tensorsToReceipt(accepted.output) },
+      accepted: embedded !== undefined ? { outputHash: accepted.outputHash, numericClass, output: embedded } : { outputHash: accepted.outputHash, numericClass },
       votes: entries.map((e) => e.vote),
       assurance: input.assurance === undefined ? { kind: 'replicated' } : wrap('format', () => validateAssurance(input.assurance)),
       requesterPublicKey: toBase64(input.signer.publicKey),
       signature: ''
     }
+    // checked on the outputs themselves, whichever layout carries them
     const failed = contentChecks({ receipt: unsigned, output: accepted.output, voteOutputs }).find((c) => !c.ok)
     if (failed !== undefined) {
       firstFailure ??= failed

@@ -193,9 +193,15 @@ describe('CrosscheckNode (Node parts)', () => {
     try {
       for (const n of [a, holder, late]) await n.start()
       await until('the requester sees both contributors', async () => (await a.findContributors()).length >= 2)
-      const { receipt, jobId } = await a.run('mlp', INPUT, { replicas: 2, quorum: 2 })
-      // the holder keeps a verified copy; an edited one is refused by name
-      expect(await holder.importReceipt(receipt)).toMatchObject({ jobId, status: 'accepted' })
+      const { receipt, receiptOutputs, outputHash, jobId } = await a.run('mlp', INPUT, { replicas: 2, quorum: 2 })
+      // the receipt commits to its output by hash; the requester keeps the bytes beside it
+      expect(JSON.parse(receipt).v).toBe(2)
+      expect(Object.keys(receiptOutputs)).toContain(outputHash)
+      expect(Object.keys((await a.listReceipts()).find(r => r.jobId === jobId)?.outputs ?? {})).toContain(outputHash)
+      // the holder keeps a verified copy, with the bytes it was given (checked against their hashes); an edited one is refused by name
+      await expect(holder.importReceipt(receipt, { outputs: { [outputHash]: { y: createTensor('float32', [1], new Float32Array([42])) } } })).rejects.toMatchObject({ name: 'ReceiptInvalidError', check: 'outputs' })
+      expect(await holder.importReceipt(receipt, { outputs: receiptOutputs })).toMatchObject({ jobId, status: 'accepted' })
+      expect(Object.keys((await holder.listReceipts()).find(r => r.jobId === jobId)?.outputs ?? {})).toContain(outputHash)
       await expect(holder.importReceipt(receipt.replace(/"nonce": "(.)/, (_m, c: string) => `"nonce": "${c === '0' ? '1' : '0'}`))).rejects.toMatchObject({ name: 'ReceiptInvalidError' })
       const retracted: Array<{ jobId: string, reason: string, record: string }> = []
       holder.addEventListener('receipt:retracted', (evt) => { retracted.push(evt.detail) })

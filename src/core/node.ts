@@ -28,6 +28,7 @@ import type { BackendHealth, BackendVerdict } from '../consensus/backend-health.
 import { IDENTITY_COST_BITS, checkIdentityPuzzle, solveIdentityPuzzle } from '../consensus/identity-cost.js'
 import { checkRecord, parseRecord } from '../consensus/settlement.js'
 import { parseReceipt, verifyReceipt } from '../consensus/receipt.js'
+import type { Receipt, ReceiptOutputs } from '../consensus/receipt.js'
 import { createRng } from '../consensus/select.js'
 import type { TrustRecord } from '../consensus/reputation.js'
 import type { ComparisonPolicy, Signer } from '../consensus/types.js'
@@ -146,8 +147,17 @@ export interface RunResult {
   jobId: string
   outputs: NamedTensors
   outputHash: string
-  /** Canonical receipt JSON: verify it with `verifyReceipt` from 'crosscheck/verify' or `crosscheck verify`. */
+  /**
+   * Canonical receipt JSON (v2): verify it with `verifyReceipt` from
+   * 'crosscheck/verify' or `crosscheck verify`. It commits to outputs by hash.
+   */
   receipt: string
+  /**
+   * The output bytes the receipt commits to, kept apart from its text (give
+   * them to verifyReceipt as `outputs`; serializeReceiptOutputs writes them
+   * as a file). Needed to re-check a vote that agreed with other bytes.
+   */
+  receiptOutputs: ReceiptOutputs
   modelHash: string
   agreeing: string[]
   dissenting: string[]
@@ -648,20 +658,25 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
    * verified first, so that a retraction of it reaches this node too: shared
    * on gossip, it marks the stored copy invalid and emits
    * `receipt:retracted`; one heard before the import applies at once.
-   * Resolves the stored record; throws ReceiptInvalidError (naming the first
-   * failed check) when the receipt does not verify.
+   * A v2 receipt comes with the output bytes it commits to (`outputs`) where
+   * a vote agreed with other bytes; they are checked against its hashes and
+   * kept with it. Resolves the stored record; throws ReceiptVersionError for
+   * a receipt version this code does not read, else ReceiptInvalidError
+   * (naming the first failed check) when the receipt does not verify.
    */
-  async importReceipt (text: string, options: AbortOptions = {}): Promise<StoredReceipt> {
+  async importReceipt (text: string, options: AbortOptions & { outputs?: ReceiptOutputs } = {}): Promise<StoredReceipt> {
     const r = this.require()
     options.signal?.throwIfAborted()
-    const v = await verifyReceipt(text, libp2pVerifier)
+    const v = await verifyReceipt(text, libp2pVerifier, options.outputs !== undefined ? { outputs: options.outputs } : {})
     const bad = v.checks.find(c => !c.ok)
+    if (bad?.name === 'version') parseReceipt(text) // throws ReceiptVersionError
     if (!v.ok) throw new ReceiptInvalidError(bad?.name ?? 'receipt', bad?.detail ?? 'does not verify')
     const receipt = parseReceipt(text)
     // a receipt already held (this node's own, or imported before) is kept as it is: its status, a retraction included, stands
     const existing = await r.store.getReceipt(receipt.jobId)
     if (existing != null) return existing
-    const stored: StoredReceipt = { jobId: receipt.jobId, createdAt: Date.now(), modelHash: receipt.spec.modelHash, text, status: 'accepted' }
+    const outputs = receipt.v === 2 && options.outputs !== undefined ? pickOutputs(receipt, options.outputs) : undefined
+    const stored: StoredReceipt = { jobId: receipt.jobId, createdAt: Date.now(), modelHash: receipt.spec.modelHash, text, ...(outputs !== undefined ? { outputs } : {}), status: 'accepted' }
     await r.store.putReceipt(stored)
     const heard = this.heardRetractions.get(receipt.jobId) ?? []
     this.heardRetractions.delete(receipt.jobId)
@@ -747,7 +762,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     }
     const receipted = instant()
     await pendingWritten
-    const receipt: StoredReceipt = { jobId: result.jobId, createdAt: Date.now(), modelHash: sha256, text: result.receiptText, status: 'accepted' }
+    const receipt: StoredReceipt = { jobId: result.jobId, createdAt: Date.now(), modelHash: sha256, text: result.receiptText, outputs: result.receiptOutputs, status: 'accepted' }
     const job: StoredJob = { jobId: result.jobId, role: 'requester', modelHash: sha256, inputHash: result.spec.inputHash, startedAt, finishedAt: Date.now(), status: 'accepted', peers: result.agreeing, ms: result.ms }
     await r.store.finishJob({ receipt, job, pendingJobId: pending.jobId })
     this.metricsBook.record({ kind: 'requested', at: Date.now(), ms: result.ms, ok: true, agreeing: result.agreeing.length, dissenting: result.dissenting.length })
@@ -757,6 +772,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
       outputs: result.output,
       outputHash: result.outputHash,
       receipt: result.receiptText,
+      receiptOutputs: result.receiptOutputs,
       modelHash: sha256,
       agreeing: result.agreeing,
       dissenting: result.dissenting,
@@ -950,4 +966,11 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     if (this.running == null || this.state !== 'running') throw new NotStartedError('node is not started: call start() first')
     return this.running
   }
+}
+
+/** The entries of `outputs` a receipt commits to (its accepted output and agreeing votes'), nothing else kept. */
+function pickOutputs (receipt: Receipt, outputs: ReceiptOutputs): ReceiptOutputs | undefined {
+  const wanted = new Set([receipt.accepted.outputHash, ...receipt.votes.filter(v => v.agrees).map(v => v.body.outputHash)])
+  const kept = Object.fromEntries(Object.entries(outputs).filter(([hash]) => wanted.has(hash)))
+  return Object.keys(kept).length > 0 ? kept : undefined
 }

@@ -12,6 +12,7 @@
  */
 import type { AbortOptions } from '../abort.js'
 import type { JobSpec } from '../consensus/types.js'
+import type { ReceiptOutputs } from '../consensus/receipt.js'
 import type { TrustRecord } from '../consensus/reputation.js'
 import type { ExtraEntry, ModelEntry, ModelManifest } from '../models/manifest.js'
 import type { NamedTensors } from '../tensor/index.js'
@@ -35,6 +36,12 @@ export interface StoredReceipt {
   modelHash: string
   /** The canonical receipt JSON, stored as text so its bytes (and signatures) survive untouched. */
   text: string
+  /**
+   * The output bytes a v2 receipt commits to by hash (verifyReceipt's
+   * `outputs`); absent for v1 receipts (their text carries them) and for v2
+   * receipts imported without them.
+   */
+  outputs?: ReceiptOutputs
   status: ReceiptStatus
 }
 export type JobRole = 'requester' | 'worker'

@@ -17,8 +17,9 @@ import { hashTensorsAsync } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from '../consensus/job.js'
 import { verifyVote } from '../consensus/vote.js'
-import { buildReceipt, serializeReceipt } from '../consensus/receipt.js'
+import { buildReceipt, receiptOutputsOf, serializeReceipt } from '../consensus/receipt.js'
 import type { Assurance } from '../consensus/settlement.js'
+import type { ReceiptOutputs } from '../consensus/receipt.js'
 import { planJob } from '../consensus/replication.js'
 import { DEFAULT_MAX_REPLICAS, JobRun, peersFor } from '../consensus/jobrun.js'
 import type { AcceptAction, DispatchReason, JobRunAction, JobRunEvent } from '../consensus/jobrun.js'
@@ -109,8 +110,10 @@ export interface VerifiedJobResult {
   dispatched: string[]
   /** Ballots of this job id (the receipt's votes). */
   ballots: Ballot[]
-  /** Canonical receipt JSON (what `crosscheck verify` reads). */
+  /** Canonical receipt JSON (what `crosscheck verify` reads); v2: it commits to outputs by hash. */
   receiptText: string
+  /** The output bytes the receipt commits to (accepted, and agreeing votes' with other hashes), kept apart from its text. */
+  receiptOutputs: ReceiptOutputs
   /** Peers this job flagged (dissent limit or failed canary). */
   flagged: string[]
   /** Accepted on one peer's vote (adaptive replication). */
@@ -390,6 +393,7 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
             dispatched: run.dispatched,
             ballots: a.ballots,
             receiptText: serializeReceipt(receipt),
+            receiptOutputs: receiptOutputsOf(receipt, a.output, a.ballots),
             flagged,
             sole: a.sole,
             ms: deps.now() - started

@@ -243,7 +243,7 @@ export class Requester extends TypedEventTarget<RequesterEvents> {
       if (ballot == null) continue
       try {
         const observation = await signObservation(this.components.deps.signer, { subject: peerId, outcome: 'dissented', jobId: result.jobId, modelHash: result.spec.modelHash, at: this.components.deps.now() })
-        await share({ observation, evidence: { kind: 'contradiction', vote: ballot.vote, output: ballot.output, receiptText: result.receiptText } })
+        await share({ observation, evidence: { kind: 'contradiction', vote: ballot.vote, output: ballot.output, receiptText: result.receiptText, receiptOutputs: result.receiptOutputs } })
       } catch (err: any) {
         log('sharing an observation about %s failed: %s', peerId, err?.message)
       }

@@ -45,7 +45,7 @@ beforeAll(async () => {
     modelError: encodeModelResponse({ type: 'error', error: { name: 'ModelNotFoundError', message: 'no' } }),
     announcement: encodeAnnouncement({ peerId: worker.peerId, models: ['f'.repeat(64)], numericClass: 'ort-web/wasm/t2/chromium', backend: 'wasm', threads: 2, jobsDone: 4, at: 1, paused: false, runtime: 'ort-web' }),
     observation: encodeObservationMessage({ observation }),
-    contradiction: encodeObservationMessage({ observation, evidence: { kind: 'contradiction', vote, output: outputs, receiptText: '{}' } }),
+    contradiction: encodeObservationMessage({ observation, evidence: { kind: 'contradiction', vote, output: outputs, receiptText: '{}', receiptOutputs: { [hashTensors(outputs)]: outputs } } }),
     equivocation: encodeObservationMessage({ observation, evidence: { kind: 'equivocation', votes: [vote, vote2] } })
   }
 })

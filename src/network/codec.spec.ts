@@ -1,14 +1,15 @@
 import { describe, it, expect } from 'vitest'
-import { encode } from 'cborg'
+import { decode, encode } from 'cborg'
 import {
-  decodeAnnouncement, decodeJobRequest, decodeJobResponse, decodeModelResponse, decodeModelRequest,
-  encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelResponse, encodeModelRequest
+  decodeAnnouncement, decodeJobRequest, decodeJobResponse, decodeModelResponse, decodeModelRequest, decodeObservationMessage,
+  encodeAnnouncement, encodeJobRequest, encodeJobResponse, encodeModelResponse, encodeModelRequest, encodeObservationMessage
 } from './codec.js'
 import { createTensor, hashTensors } from '../tensor/index.js'
 import { jobIdOf } from '../consensus/job.js'
 import { testJobSpec } from '../testing/jobs.js'
 import type { JobSpec } from '../consensus/types.js'
 import { signVote } from '../consensus/vote.js'
+import { signObservation } from '../consensus/observation.js'
 import { generateIdentity, signerFromPrivateKey } from './keys.js'
 
 const inputs = { x: createTensor('float32', [1, 4], new Float32Array([1, 2, 3, 4])) }
@@ -175,5 +176,33 @@ describe('announcement codec', () => {
     expectName(() => decodeAnnouncement(encodeAnnouncement({ ...a, models: Array(200).fill('f'.repeat(64)) }), 1 << 20), 'InvalidMessageError', 'models')
     expectName(() => decodeAnnouncement(encodeAnnouncement({ ...a, models: ['nope'] }), 4096), 'InvalidMessageError', 'models')
     expectName(() => decodeAnnouncement(encodeAnnouncement({ ...a, threads: -1 }), 4096), 'InvalidMessageError', 'threads')
+  })
+})
+
+describe('observation codec', () => {
+  it('carries a v2 receipt\'s output bytes beside it, keyed on arrival by their own hash', async () => {
+    const { spec, jobId, signer } = await fixture()
+    const vote = await signVote(signer, { jobId, modelHash: spec.modelHash, inputHash: spec.inputHash, outputHash: hashTensors(outputs), numericClass: 'ort-web/wasm/t1/chromium', signedAt: spec.createdAt + 1 })
+    const observation = await signObservation(signer, { subject: signer.peerId, outcome: 'dissented', jobId, modelHash: spec.modelHash, at: spec.createdAt + 2 })
+    const accepted = { y: createTensor('float32', [1, 2], new Float32Array([0.25, 0.75])) }
+    // the sender's keys are not trusted: a wrong key is re-keyed by the bytes' hash
+    const bytes = encodeObservationMessage({ observation, evidence: { kind: 'contradiction', vote, output: outputs, receiptText: '{}', receiptOutputs: { ['0'.repeat(64)]: accepted } } })
+    const back = decodeObservationMessage(bytes, 1 << 20)
+    if (back.evidence?.kind !== 'contradiction') throw new Error('expected contradiction evidence')
+    expect(Object.keys(back.evidence.receiptOutputs ?? {})).toEqual([hashTensors(accepted)])
+    expect(back.evidence.receiptOutputs?.[hashTensors(accepted)].y.data).toEqual(new Float32Array([0.25, 0.75]))
+    // without them (a v1 receipt carries its own) the field stays absent
+    const plain = decodeObservationMessage(encodeObservationMessage({ observation, evidence: { kind: 'contradiction', vote, output: outputs, receiptText: '{}' } }), 1 << 20)
+    expect(plain.evidence).not.toHaveProperty('receiptOutputs')
+    // bounded and validated
+    const withOutputs = (list: unknown): Uint8Array => {
+      const m = decode(bytes) as { evidence: Record<string, unknown> }
+      m.evidence.receiptOutputs = list
+      return encode(m)
+    }
+    const one = (decode(bytes) as { evidence: { receiptOutputs: unknown[] } }).evidence.receiptOutputs[0] as { y: Record<string, unknown> }
+    expectName(() => decodeObservationMessage(withOutputs(Array(65).fill(one)), 1 << 20), 'InvalidMessageError', 'receiptOutputs')
+    expectName(() => decodeObservationMessage(withOutputs([]), 1 << 20), 'InvalidMessageError', 'receiptOutputs')
+    expectName(() => decodeObservationMessage(withOutputs([{ y: { ...one.y, dims: [1, 3] } }]), 1 << 20), 'InvalidMessageError', 'receiptOutputs[0]')
   })
 })

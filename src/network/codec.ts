@@ -5,7 +5,7 @@
  */
 import { encode, decode } from 'cborg'
 import { InvalidMessageError, MessageTooLargeError, showValue } from '../errors.js'
-import { isSha256Hex, tensorsFromWire, tensorsToWire } from '../tensor/index.js'
+import { hashTensors, isSha256Hex, tensorsFromWire, tensorsToWire } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { validateJobSpec } from '../consensus/job.js'
 import { validateSignedVote } from '../consensus/vote.js'
@@ -348,6 +348,9 @@ export function decodeRetraction (bytes: Uint8Array, maxBytes: number): string {
   return str(m, 'record', maxBytes)
 }
 
+/** Most output sets contradiction evidence may carry beside its receipt (a receipt's distinct agreeing outputs). */
+const MAX_EVIDENCE_OUTPUTS = 64
+
 /** A reputation observation shared on the observations topic, with the evidence that makes it count. */
 export interface ObservationMessage {
   observation: SignedObservation
@@ -359,7 +362,7 @@ export function encodeObservationMessage (m: ObservationMessage): Uint8Array {
   const evidence = e == null
     ? undefined
     : e.kind === 'contradiction'
-      ? { kind: e.kind, vote: e.vote, output: tensorsToWire(e.output), receiptText: e.receiptText }
+      ? { kind: e.kind, vote: e.vote, output: tensorsToWire(e.output), receiptText: e.receiptText, ...(e.receiptOutputs !== undefined ? { receiptOutputs: Object.values(e.receiptOutputs).map(tensorsToWire) } : {}) }
       : { kind: e.kind, votes: e.votes }
   return encodeMessage({ type: 'observation', observation: m.observation, ...(evidence != null ? { evidence } : {}) })
 }
@@ -385,7 +388,25 @@ export function decodeObservationMessage (bytes: Uint8Array, maxBytes: number): 
   if (e == null) return { observation }
   if (e.kind === 'contradiction') {
     if (typeof e.receiptText !== 'string') throw new InvalidMessageError('evidence.receiptText must be a string')
-    return { observation, evidence: { kind: 'contradiction', vote: signedVoteField(e.vote, 'evidence.vote'), output: tensors(e, 'output'), receiptText: e.receiptText } }
+    const evidence: ObservationEvidence = { kind: 'contradiction', vote: signedVoteField(e.vote, 'evidence.vote'), output: tensors(e, 'output'), receiptText: e.receiptText }
+    if (e.receiptOutputs !== undefined) {
+      if (!Array.isArray(e.receiptOutputs) || e.receiptOutputs.length === 0 || e.receiptOutputs.length > MAX_EVIDENCE_OUTPUTS) {
+        throw new InvalidMessageError(`evidence.receiptOutputs must be 1-${MAX_EVIDENCE_OUTPUTS} tensor sets`)
+      }
+      // keyed by their own hash: what the receipt commits to decides which are used
+      const outputs: Record<string, NamedTensors> = {}
+      for (const [i, w] of e.receiptOutputs.entries()) {
+        let t: NamedTensors
+        try {
+          t = tensorsFromWire(w)
+        } catch (err: any) {
+          throw new InvalidMessageError(`evidence.receiptOutputs[${i}]: ${String(err?.message)}`, { cause: err })
+        }
+        outputs[hashTensors(t)] = t
+      }
+      evidence.receiptOutputs = outputs
+    }
+    return { observation, evidence }
   }
   if (e.kind === 'equivocation') {
     if (!Array.isArray(e.votes) || e.votes.length !== 2) throw new InvalidMessageError('evidence.votes must be two votes')

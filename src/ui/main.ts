@@ -7,7 +7,7 @@
  * `window.crosscheck` exposes typed hooks for end-to-end tests.
  */
 import './styles.css'
-import { createNode } from '../index.js'
+import { createNode, serializeReceiptOutputs } from '../index.js'
 import type { CrosscheckNode, NodeStats } from '../index.js'
 import type { ModelEntry, ModelManifest } from '../models/manifest.js'
 import { tensorsFromJSON, tensorsToJSON } from '../tensor/index.js'
@@ -362,7 +362,11 @@ async function onRun (evt: Event): Promise<void> {
     $('result-peers').textContent = jobs.map(j => j.agreeing.map(short).join(', ')).join(' | ')
     const last = jobs[jobs.length - 1]
     $('receipt').textContent = jobs.map(j => j.receipt).join('\n')
-    if (last != null) $<HTMLAnchorElement>('receipt-download').href = URL.createObjectURL(new Blob([last.receipt], { type: 'application/json' }))
+    if (last != null) {
+      $<HTMLAnchorElement>('receipt-download').href = URL.createObjectURL(new Blob([last.receipt], { type: 'application/json' }))
+      // the receipt commits to its outputs by hash; their bytes download beside it
+      $<HTMLAnchorElement>('outputs-download').href = URL.createObjectURL(new Blob([serializeReceiptOutputs(last.jobId, last.receiptOutputs)], { type: 'application/json' }))
+    }
   } catch (err: any) {
     $('result-state').textContent = 'failed'
     $('result-output').textContent = `${String(err?.name ?? 'Error')}: ${String(err?.message ?? err)}`
@@ -400,7 +404,7 @@ const hooks = {
   contributors: async (): Promise<string[]> => await node?.findContributors() ?? [],
   requestModel: async (id: string, inputsJson: unknown, opts: RequestOptions) => {
     const r = await requestModel(id, tensorsFromJSON(inputsJson), opts)
-    return { jobId: r.jobId, output: tensorsToJSON(r.outputs), outputHash: r.outputHash, agreeing: r.agreeing, dissenting: r.dissenting, dispatched: r.dispatched, flagged: r.flagged, sole: r.sole, receiptText: r.receipt }
+    return { jobId: r.jobId, output: tensorsToJSON(r.outputs), outputHash: r.outputHash, agreeing: r.agreeing, dissenting: r.dissenting, dispatched: r.dispatched, flagged: r.flagged, sole: r.sole, receiptText: r.receipt, receiptOutputsText: serializeReceiptOutputs(r.jobId, r.receiptOutputs) }
   },
   /** Requester settings: reputation thresholds and canary rate (kept across calls: the book is not reset). */
   configureRequester: async (init: RequesterInit) => { await node?.configureRequester(init) },
@@ -410,9 +414,10 @@ const hooks = {
   readSample: async (opts: RequestOptions) => {
     const img = await decodeImage(await (await fetch('samples/hello.png')).blob())
     const r = await readImage(img, opts)
-    return { text: r.text, jobs: r.jobs.map(j => ({ jobId: j.jobId, agreeing: j.agreeing, receiptText: j.receipt })) }
+    return { text: r.text, jobs: r.jobs.map(j => ({ jobId: j.jobId, agreeing: j.agreeing, receiptText: j.receipt, receiptOutputsText: serializeReceiptOutputs(j.jobId, j.receiptOutputs) })) }
   },
-  receipts: async () => await node?.listReceipts() ?? [],
+  /** Stored receipts, their texts and status (output bytes left out). */
+  receipts: async () => (await node?.listReceipts() ?? []).map(({ outputs: _, ...r }) => r),
   /** Local (unverified) runs in this page's worker: per-run worker ms and wall ms. */
   /** Pause/resume contributing as the person would (the Pause button). */
   pause: () => { node?.pause() },
