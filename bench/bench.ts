@@ -22,7 +22,7 @@
  *                page, then an idle window: CPU and bytes per tab; slopes vs N.
  *
  * Flags (defaults keep a run to about ten minutes on 2 cores):
- * --sections runtime,jobs,ocr,transfer,throughput,crowd  --runs 15  --jobs 6
+ * --sections runtime,jobs,ocr,receipt,transfer,throughput,crowd  --runs 15  --jobs 6  --receipt-rounds 12
  * --option-runs 12 (per sweep cell, over 4 interleaved batches)  --no-sweep  --no-profile
  * --job-models mlp,ocr-det,ocr-rec
  * --ocr 3  --transfer-mb 24  --transfer-rounds 3  --peers 1,2,4,8  --throughput-ms 3000
@@ -58,6 +58,7 @@ import type { CrowdResult } from './crowd.js'
 import { goalRows, formatMarkdown, formatTable } from './report.js'
 import { runtimeOptionsSweep } from './runtime-options.js'
 import { profileModels } from './profile.js'
+import { receiptSection } from './receipt.js'
 
 type Json = Record<string, TensorJSON>
 const MODELS = ['mlp', 'cnn', 'ocr-det', 'ocr-rec'] as const
@@ -469,7 +470,8 @@ export async function runBench (args: string[]): Promise<number> {
       out: { type: 'string', default: 'bench/results.json' },
       svg: { type: 'string', default: 'bench/results.svg' },
       'no-svg': { type: 'boolean', default: false },
-      sections: { type: 'string', default: 'runtime,jobs,ocr,transfer,throughput,crowd' },
+      sections: { type: 'string', default: 'runtime,jobs,ocr,receipt,transfer,throughput,crowd' },
+      'receipt-rounds': { type: 'string', default: '12' },
       runs: { type: 'string', default: '15' },
       'option-runs': { type: 'string', default: '12' },
       'no-sweep': { type: 'boolean', default: false },
@@ -514,6 +516,7 @@ export async function runBench (args: string[]): Promise<number> {
       if (sections.has('throughput')) results.throughput = await throughputSection(browser, net, pages, inputs, ints(values.peers), Number(values['throughput-ms']))
     })
   }
+  if (sections.has('receipt')) results.receipt = await receiptSection(native, Number(values['receipt-rounds']), log)
   if (sections.has('crowd')) {
     const crowds: CrowdResult[] = []
     for (const n of ints(values.crowd)) {

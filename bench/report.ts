@@ -5,6 +5,7 @@
  * not exercise; its note says what the code does.
  */
 import { STAGES } from './stats.js'
+import { receiptMarkdown } from './receipt.js'
 
 export interface GoalRow {
   goal: string
@@ -314,6 +315,7 @@ export function formatMarkdown (r: Record<string, any>): string {
     for (const { key, label } of STAGES) lines.push(`| ${label} | ${ids.map(id => f(jobs[id].meanStages[key])).join(' | ')} | ${ids.map(id => f(jobs[id].cold?.stages?.[key])).join(' | ')} |`)
     lines.push(`| **total** | ${ids.map(id => f(jobs[id].total.mean)).join(' | ')} | ${ids.map(id => f(jobs[id].cold?.totalMs)).join(' | ')} |`)
   }
+  lines.push(...receiptMarkdown(r.receipt))
   lines.push(...optionsMarkdown(r.runtime?.options), ...profileMarkdown(r.runtime?.profile))
   if (r.runtime?.options != null) lines.push('', RUNTIME_FINDING)
   return lines.join('\n') + '\n'

@@ -17,7 +17,7 @@ import { NodeRunner } from '../src/cli/ort-node.js'
 import { resolveModel } from '../src/models/catalog.js'
 import { tensorsFromJSON } from '../src/tensor/index.js'
 import { outputsAgree } from '../src/consensus/compare.js'
-import { verifyReceipt } from '../src/consensus/receipt.js'
+import { parseReceiptOutputs, verifyReceipt } from '../src/consensus/receipt.js'
 import { libp2pVerifier } from '../src/network/keys.js'
 
 const input = (i: number): any => ({ x: { dtype: 'float32', dims: [1, 16], data: Array.from({ length: 16 }, (_, j) => Math.round(Math.sin(i * 16 + j) * 1000) / 1000) } })
@@ -51,14 +51,17 @@ test('cheaters are outvoted, caught by rechecks and canaries, and no longer sele
     await runner.load(mlp.sha256, mlp.bytes)
     const flaggedNow = async (): Promise<string[]> => (await requester.page.evaluate(() => window.crosscheck.reputation())).filter(r => r.flagged).map(r => r.peerId)
     const receipts: string[] = []
-    const checkCorrect = async (i: number, r: { output: any, agreeing: string[], receiptText: string }): Promise<void> => {
+    const receiptOutputs: string[] = []
+    const checkCorrect = async (i: number, r: { output: any, agreeing: string[], receiptText: string, receiptOutputsText: string }): Promise<void> => {
       const ref = await runner.run(mlp.sha256, tensorsFromJSON(input(i)))
       expect(outputsAgree(tensorsFromJSON(r.output), ref.outputs, mlp.entry!.policy, 'ort-web/wasm/t2/chromium', ref.numericClass), `job ${i} accepted a wrong answer`).toBe(true)
       // the colluder answers honestly unless it holds the quorum; the always-wrong peer never agrees
       expect(r.agreeing, `job ${i}: a wrong vote was counted as agreeing`).not.toContain(wrongId)
-      const v = await verifyReceipt(r.receiptText, libp2pVerifier)
+      // the noisy peer agrees within the tolerance with other bytes: the receipt's outputs re-check that
+      const v = await verifyReceipt(r.receiptText, libp2pVerifier, { outputs: parseReceiptOutputs(r.receiptOutputsText).outputs })
       expect(v.ok, JSON.stringify(v.checks.filter(c => !c.ok))).toBe(true)
       receipts.push(r.receiptText)
+      receiptOutputs.push(r.receiptOutputsText)
     }
 
     let i = 0
@@ -99,7 +102,9 @@ test('cheaters are outvoted, caught by rechecks and canaries, and no longer sele
     const a = JSON.parse(receipts[receipts.length - 1])
     const b = JSON.parse(receipts[receipts.length - 2])
     await writeFile(join(dir, 'ok.json'), receipts[receipts.length - 1])
-    expect((await runCli(['verify', join(dir, 'ok.json')])).code).toBe(0)
+    await writeFile(join(dir, 'ok-outputs.json'), receiptOutputs[receiptOutputs.length - 1])
+    const okRun = await runCli(['verify', join(dir, 'ok.json'), '--outputs', join(dir, 'ok-outputs.json')])
+    expect(okRun.code, okRun.stdout + okRun.stderr).toBe(0)
 
     // a vote signed for another job, slipped in as a dissent (so the format
     // holds: from a peer that has no vote in this receipt, when there is one)
