@@ -10,10 +10,10 @@
 import type { AbortOptions } from '../abort.js'
 import { TypedEventTarget } from '../events.js'
 import { createLogger } from '../logger.js'
-import { AbortError, IdentityLockedError, InferenceError, InvalidArgumentError, NotStartedError, PeerPausedError, ReceiptInvalidError, throwIfAborted } from '../errors.js'
+import { AbortError, IdentityLockedError, InferenceError, InvalidArgumentError, NotStartedError, PeerPausedError, throwIfAborted } from '../errors.js'
 import { Network } from '../network/network.js'
 import type { LeaseState, ModelFetchOptions, NetworkInit, PeerState, SampleStats } from '../network/network.js'
-import { generateIdentity, libp2pVerifier, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
+import { generateIdentity, privateKeyFromBytes, privateKeyToBytes, signerFromPrivateKey } from '../network/keys.js'
 import { ModelRegistry } from '../inference/registry.js'
 import type { ModelProgressDetail, ModelRef } from '../inference/registry.js'
 import type { ModelManifest } from '../models/manifest.js'
@@ -26,9 +26,8 @@ import type { AdaptiveOptions, JobProgress, VerifiedJobResult } from '../jobs/re
 import { ReplayGuard } from '../consensus/replay.js'
 import type { BackendHealth, BackendVerdict } from '../consensus/backend-health.js'
 import { IDENTITY_COST_BITS, checkIdentityPuzzle, solveIdentityPuzzle } from '../consensus/identity-cost.js'
-import { checkRecord, parseRecord } from '../consensus/settlement.js'
-import { parseReceipt, verifyReceipt } from '../consensus/receipt.js'
-import type { Receipt, ReceiptOutputs } from '../consensus/receipt.js'
+import { parseRecord } from '../consensus/settlement.js'
+import type { ReceiptOutputs } from '../consensus/receipt.js'
 import { createRng } from '../consensus/select.js'
 import type { TrustRecord } from '../consensus/reputation.js'
 import type { ComparisonPolicy, Signer } from '../consensus/types.js'
@@ -38,6 +37,7 @@ import { ContributionControls } from './controls.js'
 import type { ContributeInit, ControlSignal, ControlState, PauseReason } from './controls.js'
 import type { HeldIdentityLock, HolderInfo, LockResult } from './identity-lock.js'
 import { NodeMetrics } from './metrics.js'
+import { ReceiptBook } from './receipts.js'
 import type { MetricsSeries } from './metrics.js'
 import type { InferenceRuntime, ModelCatalog, NodeStore, RunOutput, RuntimeInfo, RuntimeInit, StoredIdentity, StoredJob, StoredReceipt, Surface } from './types.js'
 
@@ -284,7 +284,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   private referenceRuntime?: { runtime: InferenceRuntime, info: Promise<RuntimeInfo> }
   private peerIdValue = ''
   /** Retraction records heard (gossip) for receipts this node does not hold: applied if one is imported later. Bounded. */
-  private readonly heardRetractions = new Map<string, string[]>()
+  /** Receipts held and retractions heard (kept across restarts of this node). */
+  private readonly receipts = new ReceiptBook(() => this.require().store, (detail) => { this.emit('receipt:retracted', detail) })
   /** The stored identity of the current start; its `identityNonce`, when set, pays the puzzle for `peerId` (announced, and saved with the key). */
   private identity?: { peerId: string, record: StoredIdentity }
   private jobsDone = 0
@@ -621,36 +622,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
    * whether it applied; anything else (malformed, foreign, forged) is ignored.
    */
   async applyRecord (recordText: string): Promise<boolean> {
-    const r = this.require()
-    let rec
-    try {
-      rec = parseRecord(recordText)
-    } catch (err) {
-      log('ignoring a bad record: %s', (err as Error).message)
-      return false
-    }
-    if (rec.status !== 'retracted') return false
-    const stored = await r.store.getReceipt(rec.jobId).catch(() => undefined)
-    if (stored == null) {
-      // checked when (if) the receipt is imported: its signer can only be told against the receipt
-      this.rememberRetraction(rec.jobId, recordText)
-      return false
-    }
-    if (stored.status === 'invalid') return false
-    let receipt
-    try {
-      receipt = parseReceipt(stored.text)
-    } catch {
-      return false
-    }
-    const why = await checkRecord(rec, receipt, stored.text, libp2pVerifier)
-    if (why !== undefined) {
-      log('ignoring a retraction of %s: %s', rec.jobId.slice(0, 12), why)
-      return false
-    }
-    await this.markRetracted(r.store, rec.jobId, stored)
-    this.emit('receipt:retracted', { jobId: rec.jobId, reason: rec.reason ?? 'retracted', record: recordText })
-    return true
+    this.require()
+    return await this.receipts.applyRecord(recordText)
   }
 
   /**
@@ -665,23 +638,8 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
    * (naming the first failed check) when the receipt does not verify.
    */
   async importReceipt (text: string, options: AbortOptions & { outputs?: ReceiptOutputs } = {}): Promise<StoredReceipt> {
-    const r = this.require()
-    options.signal?.throwIfAborted()
-    const v = await verifyReceipt(text, libp2pVerifier, options.outputs !== undefined ? { outputs: options.outputs } : {})
-    const bad = v.checks.find(c => !c.ok)
-    if (bad?.name === 'version') parseReceipt(text) // throws ReceiptVersionError
-    if (!v.ok) throw new ReceiptInvalidError(bad?.name ?? 'receipt', bad?.detail ?? 'does not verify')
-    const receipt = parseReceipt(text)
-    // a receipt already held (this node's own, or imported before) is kept as it is: its status, a retraction included, stands
-    const existing = await r.store.getReceipt(receipt.jobId)
-    if (existing != null) return existing
-    const outputs = receipt.v === 2 && options.outputs !== undefined ? pickOutputs(receipt, options.outputs) : undefined
-    const stored: StoredReceipt = { jobId: receipt.jobId, createdAt: Date.now(), modelHash: receipt.spec.modelHash, text, ...(outputs !== undefined ? { outputs } : {}), status: 'accepted' }
-    await r.store.putReceipt(stored)
-    const heard = this.heardRetractions.get(receipt.jobId) ?? []
-    this.heardRetractions.delete(receipt.jobId)
-    for (const record of heard) if (await this.applyRecord(record)) return { ...stored, status: 'invalid' }
-    return stored
+    this.require()
+    return await this.receipts.importReceipt(text, options)
   }
 
   /** Shares a settlement record (e.g. a `job:retracted` event's `record`) on gossip, once it parses; resolves whether it was sent. */
@@ -689,24 +647,6 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     const r = this.require()
     parseRecord(recordText)
     return await r.network.publishRetraction(recordText)
-  }
-
-  /** A retracted job: its receipt (when held; `receipt` if already read) is stored as invalid, and the history says retracted. */
-  private async markRetracted (store: NodeStore, jobId: string, receipt?: StoredReceipt): Promise<void> {
-    const held = receipt ?? await store.getReceipt(jobId)
-    if (held != null && held.status !== 'invalid') await store.putReceipt({ ...held, status: 'invalid' })
-    const job = await store.getJob(jobId)
-    if (job != null && job.status !== 'retracted') await store.putJob({ ...job, status: 'retracted' })
-  }
-
-  private rememberRetraction (jobId: string, recordText: string): void {
-    const list = this.heardRetractions.get(jobId) ?? []
-    // a few per job (a forged one must not push the real one out), a bounded number of jobs
-    if (list.includes(recordText) || list.length >= 4) return
-    list.push(recordText)
-    this.heardRetractions.delete(jobId)
-    this.heardRetractions.set(jobId, list)
-    while (this.heardRetractions.size > 1024) this.heardRetractions.delete(this.heardRetractions.keys().next().value as string)
   }
 
   // ---- requesting ----------------------------------------------------------
@@ -807,7 +747,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     requester.addEventListener('trust:backend', (evt) => { this.emit('trust:backend', evt.detail) })
     requester.addEventListener('job:retracted', (evt) => {
       // stored first, so a listener that reads the history or the receipts sees the retraction
-      void this.markRetracted(store, evt.detail.jobId).catch((err: Error) => { log('marking job %s retracted failed: %s', evt.detail.jobId.slice(0, 12), err.message) })
+      void this.receipts.markRetracted(evt.detail.jobId).catch((err: Error) => { log('marking job %s retracted failed: %s', evt.detail.jobId.slice(0, 12), err.message) })
         .finally(() => { this.emit('job:retracted', evt.detail) })
     })
     return requester
@@ -968,9 +908,3 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   }
 }
 
-/** The entries of `outputs` a receipt commits to (its accepted output and agreeing votes'), nothing else kept. */
-function pickOutputs (receipt: Receipt, outputs: ReceiptOutputs): ReceiptOutputs | undefined {
-  const wanted = new Set([receipt.accepted.outputHash, ...receipt.votes.filter(v => v.agrees).map(v => v.body.outputHash)])
-  const kept = Object.fromEntries(Object.entries(outputs).filter(([hash]) => wanted.has(hash)))
-  return Object.keys(kept).length > 0 ? kept : undefined
-}
