@@ -70,8 +70,20 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 const B64_INDEX = new Int16Array(128).fill(-1)
 for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i
 
-/** Standard base64 with padding (RFC 4648 §4). */
+/**
+ * `Uint8Array.prototype.toBase64` where the platform has it (Chromium 140+,
+ * Firefox 133+, Safari 18.2; not Node 20): the same RFC 4648 §4 alphabet
+ * with padding by default, so it writes exactly what `base64Js` writes.
+ */
+const nativeToBase64 = (Uint8Array.prototype as { toBase64?: (this: Uint8Array) => string }).toBase64
+
+/** Standard base64 with padding (RFC 4648 §4): native where the platform has it. */
 export function toBase64 (bytes: Uint8Array): string {
+  return nativeToBase64 !== undefined ? nativeToBase64.call(bytes) : base64Js(bytes)
+}
+
+/** Standard base64 with padding, in JavaScript (the fallback, and the reference the native encoder is tested against). */
+export function base64Js (bytes: Uint8Array): string {
   let out = ''
   let i = 0
   for (; i + 2 < bytes.length; i += 3) {
