@@ -35,7 +35,7 @@ const inputs = { x: createTensor('float32', [1, 3], new Float32Array([1, 2, 3]))
 // the "model": y = 2x
 const model = (x: NamedTensors): NamedTensors => ({ y: createTensor('float32', [1, 3], (x.x.data as Float32Array).map(v => v * 2)) })
 
-interface FakePeer { signer: Signer, behaviour: Behaviour, asked: number, held: HeldOutputs, fetched: number }
+interface FakePeer { signer: Signer, behaviour: Behaviour, asked: number, held: HeldOutputs, fetched: number, inlineOutputBytes?: number }
 
 let requesterSigner: Signer
 const pool: Signer[] = []
@@ -83,6 +83,8 @@ function world (behaviours: Behaviour[], book = new ReputationBook({ established
         signer: p.signer,
         now: () => t,
         held: p.held,
+        // these outputs are a few bytes: held anyway, so the fetch path is what runs
+        inlineOutputBytes: p.inlineOutputBytes ?? 0,
         ensureModel: async () => {},
         run: async (_hash, x) => {
           const honest = model(x)
@@ -135,11 +137,14 @@ describe('runVerifiedJob (fixed k)', () => {
     expect(pool.slice(1, 4).map(p => peers.get(p.peerId)?.asked)).toEqual([2, 2, 2])
   })
 
-  it('moves one copy of an agreed output: the others vote with the hash alone, and a differing vote\'s outputs are fetched', async () => {
+  it('moves one copy of an agreed output, from the first replica to vote; a differing vote\'s outputs are fetched', async () => {
     const { deps, peers } = world(['honest', 'honest', 'honest'])
-    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 3 })
+    const voted: string[] = []
+    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 3 }, { onProgress: (p) => { if (p.type === 'vote') voted.push(p.peerId) } })
     expect(r.outputHash).toBe(expected)
-    expect([...peers.values()].map(p => p.fetched)).toEqual([0, 0, 0])
+    // every replica voted with the hash alone: the bytes were asked of the first voter, once
+    expect([...peers.values()].reduce((n, p) => n + p.fetched, 0)).toBe(1)
+    expect(peers.get(voted[0])?.fetched).toBe(1)
     expect(new Set(r.ballots.map(b => b.output)).size).toBe(1)
     expect((await verifyReceipt(r.receiptText, libp2pVerifier)).ok).toBe(true)
     // a liar among them: its outputs are fetched (to be compared), and it is outvoted
@@ -152,6 +157,18 @@ describe('runVerifiedJob (fixed k)', () => {
       fetched += [...w.peers.values()].reduce((n, p) => n + p.fetched, 0) - before
     }
     expect(fetched).toBeGreaterThan(0)
+  })
+
+  it('small outputs come with every vote (no round trip); a lone replica sends its outputs', async () => {
+    const { deps, peers } = world(['honest', 'honest', 'honest'])
+    for (const p of peers.values()) p.inlineOutputBytes = 1024
+    const r = await runVerifiedJob(deps, { modelHash: MODEL, inputs, policy, replicas: 3, quorum: 2 })
+    expect(r.outputHash).toBe(expected)
+    expect([...peers.values()].map(p => p.fetched)).toEqual([0, 0, 0])
+    const lone = world(['honest'])
+    const one = await runVerifiedJob(lone.deps, { modelHash: MODEL, inputs, policy, replicas: 1, quorum: 1 })
+    expect(one.outputHash).toBe(expected)
+    expect([...lone.peers.values()].map(p => p.fetched)).toEqual([0])
   })
 
   it('a replica that votes without its outputs and then withholds them is a failed replica, replaced', async () => {

@@ -272,9 +272,9 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
       if (reason !== 'initial' && peers.length > 0) progress({ type: 'escalated', jobId, reason, add: peers.length })
       if (action.job === 'recheck' && peers.length === 0) log('job %s: no peer left for the recheck', jobId.slice(0, 12))
       const actions = run.step({ type: 'dispatched', at: deps.now(), jobId: d.req.jobId, reason, peers })
-      // the first of a dispatch sends its outputs with its vote; the others vote alone and
-      // hold them, fetched only when no ballot with the same hash brought the bytes
-      peers.forEach((p, i) => { send(p, d, reason, i === 0) })
+      // every replica votes with the hash alone and holds large outputs (small ones come with the
+      // vote); the first voter of each hash is asked for the bytes at once. A lone replica sends them.
+      peers.forEach((p) => { send(p, d, reason, d.spec.replicas === 1) })
       return actions
     }
 
@@ -284,12 +284,6 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
       progress({ type: 'dispatched', jobId, peerId, reason })
       const replicaSignal = AbortSignal.any([signal, controller.signal])
       const modelHash = d.spec.modelHash
-      let settled = (): void => {}
-      if (inline) {
-        const wait = new Promise<void>((resolve) => { settled = resolve })
-        inlineInFlight.add(wait)
-        void wait.then(() => { inlineInFlight.delete(wait) })
-      }
       const prepare = deps.prepareReplica
       const ready = prepare == null || deps.prepared?.has(peerId, modelHash) === true
         ? Promise.resolve(true)
@@ -332,23 +326,16 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
           const type = (err as Error)?.name === 'PeerPausedError' ? 'replica-unavailable' : 'replica-failed'
           feed({ type, at: deps.now(), peerId, reason: describeError(err) })
         })
-        .finally(settled)
     }
 
-    // Outputs by hash, each fetched once: a vote that came without its bytes
-    // shares those of an earlier ballot with the same hash, or they are
-    // fetched from its voter (and checked against the hash it signed).
+    // Outputs by hash, each moved once: a vote that came without its bytes
+    // shares those of an earlier ballot with the same hash, or waits for the
+    // fetch already asked of an earlier voter of that hash, or has its own
+    // fetched at once (and checked against the hash it signed). So the bytes
+    // come from the first replica to answer, and travel once.
     const outputs = new Map<string, NamedTensors>()
-    const inlineInFlight = new Set<Promise<void>>()
     const fetching = new Map<string, Promise<NamedTensors>>()
     const outputOf = async (hash: string, peerId: string, forJob: string, replicaSignal: AbortSignal): Promise<NamedTensors> => {
-      if (!outputs.has(hash) && inlineInFlight.size > 0) {
-        // a replica sending its outputs is still answering: they are most likely these bytes,
-        // on their way; wait a moment for it rather than move a second copy
-        let timer: ReturnType<typeof setTimeout> | undefined
-        await Promise.race([...inlineInFlight, new Promise<void>((resolve) => { timer = setTimeout(resolve, OUTPUT_GRACE_MS) })])
-        clearTimeout(timer)
-      }
       const known = outputs.get(hash)
       if (known !== undefined) return known
       const inflight = fetching.get(hash)
@@ -405,12 +392,6 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
     if (signal.aborted) onAbort()
   })
 }
-
-/**
- * How long a vote without its outputs waits for a replica still sending its
- * own (probably the same bytes) before its outputs are fetched from its voter.
- */
-export const OUTPUT_GRACE_MS = 50
 
 function describeError (err: unknown): string {
   const e = err as { name?: unknown, message?: unknown }

@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest'
-import { handleJob } from './worker.js'
+import { INLINE_OUTPUT_BYTES, handleJob, handleOutput } from './worker.js'
+import { HeldOutputs } from './held-outputs.js'
 import type { WorkerDeps } from './worker.js'
 import { createTensor, hashTensors } from '../tensor/index.js'
 import { createJobSpec, jobIdOf } from '../consensus/job.js'
@@ -55,5 +56,23 @@ describe('handleJob', () => {
     const req = request()
     await handleJob(req, ctx(), deps({ replay }))
     await expect(handleJob(req, ctx(), deps({ replay }))).rejects.toMatchObject({ name: 'JobRejectedError', message: expect.stringMatching(/replayed/) })
+  })
+
+  it('asked for the vote alone, holds large outputs for an output request and sends small ones with the vote', async () => {
+    const big = { y: createTensor('float32', [INLINE_OUTPUT_BYTES / 4 + 1], new Float32Array(INLINE_OUTPUT_BYTES / 4 + 1).fill(0.5)) }
+    const held = new HeldOutputs()
+    const req = { ...request(), sendOutput: false }
+    const res = await handleJob(req, ctx(), deps({ held, run: async () => ({ outputs: big, numericClass: 'ort-node/cpu/t1/node', ms: 1 }) }))
+    expect(res).toMatchObject({ type: 'result' })
+    expect(res).not.toHaveProperty('outputs')
+    expect(held.size).toBe(1)
+    const back = handleOutput({ type: 'output', jobId: req.jobId }, { from: requester.peerId }, held)
+    expect(back.type === 'output' ? hashTensors(back.outputs) : undefined).toBe(hashTensors(big))
+    // a few bytes: cheaper to send than to fetch
+    const small = new HeldOutputs()
+    const req2 = { ...request({ nonce: 'ffeeddccbbaa99887766554433221100' }), sendOutput: false }
+    const res2 = await handleJob(req2, ctx(), deps({ held: small }))
+    expect(res2.type === 'result' ? res2.outputs : undefined).toEqual(outputs)
+    expect(small.size).toBe(0)
   })
 })

@@ -22,7 +22,16 @@ export interface WorkerDeps {
   replay?: ReplayGuard
   /** Where outputs wait when the requester asked for the vote alone; without it outputs are always sent. */
   held?: HeldOutputs
+  /**
+   * Outputs of at most this many bytes go with the vote even when the
+   * requester asked for the vote alone: a second round trip costs more than
+   * the bytes. @default INLINE_OUTPUT_BYTES
+   */
+  inlineOutputBytes?: number
 }
+
+/** Outputs up to 64 KiB travel with their vote whatever the request said. */
+export const INLINE_OUTPUT_BYTES = 64 * 1024
 
 export async function handleJob (req: JobRequest, ctx: { from: string, signal: AbortSignal }, deps: WorkerDeps): Promise<JobResponse> {
   const { spec } = req
@@ -46,7 +55,8 @@ export async function handleJob (req: JobRequest, ctx: { from: string, signal: A
     peerId: deps.signer.peerId,
     signedAt: deps.now()
   })
-  if (req.sendOutput === false && deps.held != null) {
+  const bytes = Object.values(outputs).reduce((n, t) => n + t.data.byteLength, 0)
+  if (req.sendOutput === false && deps.held != null && bytes > (deps.inlineOutputBytes ?? INLINE_OUTPUT_BYTES)) {
     deps.held.hold(req.jobId, ctx.from, outputs)
     return { type: 'result', jobId: req.jobId, vote, ms }
   }
