@@ -12,6 +12,7 @@
 import { defineConfig } from 'vite'
 import type { Plugin, ResolvedConfig } from 'vite'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { resolve } from 'node:path'
 import { extensionConfig } from './src/ui/extension/vite.js'
 import { crosscheckWidget } from './src/ui/widget/vite.js'
 
@@ -135,13 +136,21 @@ export function crosscheckCatalogCors (): Plugin {
   }
 }
 
+/** The receipt page (`receipt.html`): a page of the site beside `index.html` and `frame.html`, verifying receipts offline. */
+function crosscheckReceiptPage (): Plugin {
+  return {
+    name: 'crosscheck-receipt-page',
+    config (c) { return { build: { rolldownOptions: { input: { receipt: resolve(c.root ?? process.cwd(), 'receipt.html') } } } } }
+  }
+}
+
 export default defineConfig(({ mode }) => {
   // the browser extension (npm run build:extension → dist-extension/) is a build of its own
   if (mode === 'extension') return extensionConfig({ plugins: [crosscheckModels()] })
   const headers = ISOLATION_HEADERS
   return {
     // crosscheckWidget: frame.html as a second page, widget.js at the root, per-path widget headers
-    plugins: [crosscheckCatalogCors(), crosscheckWidget(), crosscheckModels({ headers }), crosscheckRelayInfo(headers)],
+    plugins: [crosscheckCatalogCors(), crosscheckWidget(), crosscheckReceiptPage(), crosscheckModels({ headers }), crosscheckRelayInfo(headers)],
     server: { host: '127.0.0.1', headers },
     preview: { host: '127.0.0.1', headers },
     // Workers are ES modules: onnxruntime-web is ESM and needs import.meta.url to find its wasm.

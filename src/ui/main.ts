@@ -8,6 +8,8 @@
  */
 import './styles.css'
 import { createNode, serializeReceiptOutputs } from '../index.js'
+import type { ReceiptOutputs } from '../index.js'
+import { receiptLink } from './receipt-link.js'
 import type { CrosscheckNode, NodeStats } from '../index.js'
 import type { ModelEntry, ModelManifest } from '../models/manifest.js'
 import { tensorsFromJSON, tensorsToJSON } from '../tensor/index.js'
@@ -141,12 +143,39 @@ async function renderTrust (): Promise<void> {
   $('trust').textContent = `${parts.join(', ')}.`
 }
 
+/** Outputs past this size stay out of a receipt link (the page then asks for the outputs file). */
+const LINK_OUTPUTS_MAX_CHARS = 512 * 1024
+
+/**
+ * The receipt page's link for a stored receipt; with its outputs only where
+ * a vote agreed with other bytes (re-checking that needs them) and they fit.
+ */
+function linkFor (r: { jobId: string, text: string, outputs?: ReceiptOutputs }): string {
+  let needsOutputs = false
+  try {
+    const parsed = JSON.parse(r.text) as { accepted: { outputHash: string }, votes: Array<{ agrees: boolean, body: { outputHash: string } }> }
+    needsOutputs = parsed.votes.some(v => v.agrees && v.body.outputHash !== parsed.accepted.outputHash)
+  } catch {}
+  const outputs = needsOutputs && r.outputs !== undefined ? serializeReceiptOutputs(r.jobId, r.outputs) : undefined
+  return receiptLink(r.text, outputs !== undefined && outputs.length <= LINK_OUTPUTS_MAX_CHARS ? outputs : undefined)
+}
+
 async function renderHistory (): Promise<void> {
   if (node == null) return
-  const jobs = await node.listJobs({ limit: 20 })
+  const [jobs, receipts] = await Promise.all([node.listJobs({ limit: 20 }), node.listReceipts({ limit: 20 })])
+  const byJob = new Map(receipts.map(r => [r.jobId, r]))
   $('history').replaceChildren(...jobs.map(j => {
     const li = document.createElement('li')
     li.textContent = `${new Date(j.finishedAt ?? j.startedAt).toLocaleTimeString()} ${j.role} ${j.status} ${j.jobId.slice(0, 10)}… ${Math.round(j.ms ?? 0)} ms`
+    const receipt = byJob.get(j.jobId)
+    if (receipt != null) {
+      const a = document.createElement('a')
+      a.href = linkFor(receipt)
+      a.target = '_blank'
+      a.rel = 'noopener'
+      a.textContent = 'receipt'
+      li.append(' ', a)
+    }
     return li
   }))
 }
@@ -366,6 +395,7 @@ async function onRun (evt: Event): Promise<void> {
       $<HTMLAnchorElement>('receipt-download').href = URL.createObjectURL(new Blob([last.receipt], { type: 'application/json' }))
       // the receipt commits to its outputs by hash; their bytes download beside it
       $<HTMLAnchorElement>('outputs-download').href = URL.createObjectURL(new Blob([serializeReceiptOutputs(last.jobId, last.receiptOutputs)], { type: 'application/json' }))
+      $<HTMLAnchorElement>('receipt-open').href = linkFor({ jobId: last.jobId, text: last.receipt, outputs: last.receiptOutputs })
     }
   } catch (err: any) {
     $('result-state').textContent = 'failed'
