@@ -5,37 +5,13 @@
  * links.
  */
 import { test, expect } from '@playwright/test'
-import { buildReceipt, receiptOutputsOf, serializeReceipt, serializeReceiptOutputs } from '../src/consensus/receipt.js'
-import { jobIdOf } from '../src/consensus/job.js'
-import { signVote } from '../src/consensus/vote.js'
-import { tally } from '../src/consensus/tally.js'
-import { identityFromSeed, signerFromPrivateKey } from '../src/network/keys.js'
-import { createTensor, hashTensors } from '../src/tensor/index.js'
-import { testJobSpec } from '../src/testing/jobs.js'
 import { receiptLink } from '../src/ui/receipt-link.js'
-import type { Ballot, Signer } from '../src/consensus/types.js'
-
-/** A v2 receipt as `crosscheck run --out` writes it: two votes, one agreeing within the tolerance with other bytes. */
-async function receiptAndOutputs (): Promise<{ text: string, outputsText: string, voters: string[] }> {
-  const key = async (n: number): Promise<Signer> => signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(n)))
-  const [requester, alice, bob] = await Promise.all([70, 71, 72].map(key))
-  const spec = testJobSpec(requester.peerId, { x: createTensor('float32', [1], new Float32Array([1])) })
-  const jobId = jobIdOf(spec)
-  const a = { y: createTensor('float32', [1, 2], new Float32Array([0.5, 0.25])) }
-  const b = { y: createTensor('float32', [1, 2], new Float32Array([0.500001, 0.25])) }
-  const ballot = async (s: Signer, output: typeof a): Promise<Ballot> => ({
-    vote: await signVote(s, { jobId, modelHash: spec.modelHash, inputHash: spec.inputHash, outputHash: hashTensors(output), numericClass: 'ort-web/wasm/t1/chromium', signedAt: spec.createdAt + 1 }),
-    output
-  })
-  const ballots = [await ballot(alice, a), await ballot(bob, b)]
-  const r = tally({ ballots, policy: spec.policy, quorum: 2 })
-  if (r.status !== 'accepted') throw new Error('expected accepted')
-  const receipt = await buildReceipt({ spec, accepted: r, ballots, agreeingPeers: r.agreeing.map(x => x.vote.body.peerId), signer: requester })
-  return { text: serializeReceipt(receipt), outputsText: serializeReceiptOutputs(receipt.jobId, receiptOutputsOf(receipt, r.output, ballots)), voters: [alice.peerId, bob.peerId] }
-}
+import { tolerantReceipt } from '../src/testing/receipts.js'
 
 test('the receipt page verifies a receipt offline, names what a tampered one breaks, and opens #r= links', async ({ browser }) => {
-  const { text, outputsText, voters } = await receiptAndOutputs()
+  // as `crosscheck run --out` writes it: two votes, one agreeing within the tolerance with other bytes
+  const { text, outputsText, voters: signers } = await tolerantReceipt(70)
+  const voters = signers.map(v => v.peerId)
   const context = await browser.newContext()
   try {
     const page = await context.newPage()

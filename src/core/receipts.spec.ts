@@ -1,16 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { identityFromSeed, signerFromPrivateKey } from '../network/keys.js'
-import { buildReceipt, receiptOutputsOf, serializeReceipt } from '../consensus/receipt.js'
 import { serializeRecord, signSettlement } from '../consensus/settlement.js'
-import { jobIdOf } from '../consensus/job.js'
-import { signVote } from '../consensus/vote.js'
-import { tally } from '../consensus/tally.js'
 import { createTensor, hashTensors } from '../tensor/index.js'
-import { testJobSpec } from '../testing/jobs.js'
+import { tolerantReceipt } from '../testing/receipts.js'
 import { MemoryStore } from './memory-store.js'
 import { ReceiptBook } from './receipts.js'
 import type { RetractedDetail } from './receipts.js'
-import type { Ballot, Signer } from '../consensus/types.js'
+import type { Signer } from '../consensus/types.js'
+import type { NamedTensors } from '../tensor/index.js'
 import type { ReceiptOutputs } from '../consensus/receipt.js'
 
 let requester: Signer
@@ -18,27 +15,14 @@ let other: Signer
 let text: string
 let outputs: ReceiptOutputs
 let jobId: string
-const A = { y: createTensor('float32', [1, 2], new Float32Array([0.5, 0.25])) }
-// within the tolerance of A, other bytes: re-checking that agreement needs both outputs
-const B = { y: createTensor('float32', [1, 2], new Float32Array([0.500001, 0.25])) }
+let A: NamedTensors
+let B: NamedTensors
 
 beforeAll(async () => {
-  const key = async (n: number): Promise<Signer> => signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(n)))
-  const [req, alice, bob, mallory] = await Promise.all([60, 61, 62, 63].map(key))
-  requester = req
-  other = mallory
-  const spec = testJobSpec(requester.peerId, { x: createTensor('float32', [1], new Float32Array([1])) })
-  jobId = jobIdOf(spec)
-  const ballot = async (s: Signer, output: typeof A): Promise<Ballot> => ({
-    vote: await signVote(s, { jobId, modelHash: spec.modelHash, inputHash: spec.inputHash, outputHash: hashTensors(output), numericClass: 'ort-web/wasm/t1/chromium', signedAt: spec.createdAt + 1 }),
-    output
-  })
-  const ballots = [await ballot(alice, A), await ballot(bob, B)]
-  const r = tally({ ballots, policy: spec.policy, quorum: 2 })
-  if (r.status !== 'accepted') throw new Error('expected accepted')
-  const receipt = await buildReceipt({ spec, accepted: r, ballots, agreeingPeers: r.agreeing.map(b => b.vote.body.peerId), signer: requester })
-  text = serializeReceipt(receipt)
-  outputs = receiptOutputsOf(receipt, r.output, ballots)
+  // two votes within the tolerance with other bytes: re-checking that agreement needs both outputs
+  const r = await tolerantReceipt(60)
+  ;({ requester, text, outputs, jobId, accepted: A, near: B } = r)
+  other = signerFromPrivateKey(await identityFromSeed(new Uint8Array(32).fill(63)))
 })
 
 function book (): { book: ReceiptBook, store: MemoryStore, retracted: RetractedDetail[] } {
