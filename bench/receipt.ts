@@ -17,7 +17,7 @@ import { signVote } from '../src/consensus/vote.js'
 import { identityFromSeed, libp2pVerifier, signerFromPrivateKey } from '../src/network/keys.js'
 import { resolveModel } from '../src/models/catalog.js'
 import { createNodeRunner } from '../src/models/ort-node.js'
-import { hashTensors } from '../src/tensor/index.js'
+import { hashTensors, tensorsByteLength } from '../src/tensor/index.js'
 import type { NamedTensors } from '../src/tensor/index.js'
 import type { Ballot, Signer } from '../src/consensus/types.js'
 import { summarize } from './stats.js'
@@ -76,7 +76,7 @@ export async function receiptSection (inputs: Record<string, NamedTensors>, roun
         times[version].chars = made.text.length
       }
     }
-    const outputBytes = Object.values(output).reduce((n, t) => n + t.data.byteLength, 0)
+    const outputBytes = tensorsByteLength(output)
     for (const version of [1, 2] as const) {
       points.push({ model, version, outputBytes, textChars: times[version].chars, build: summarize(times[version].build), verify: summarize(times[version].verify) })
     }

@@ -6,6 +6,7 @@
  * first.
  */
 import { OutputNotHeldError } from '../errors.js'
+import { tensorsByteLength } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 
 /** @default 64 MiB of output bytes held at most. */
@@ -40,8 +41,7 @@ export class HeldOutputs {
   /** Holds `outputs` of `jobId` for `requester` (an output larger than the whole budget is not held). */
   hold (jobId: string, requester: string, outputs: NamedTensors): void {
     this.expire()
-    let bytes = 0
-    for (const t of Object.values(outputs)) bytes += t.data.byteLength
+    const bytes = tensorsByteLength(outputs)
     this.drop(jobId)
     if (bytes > this.maxBytes) return
     while (this.bytes + bytes > this.maxBytes) this.drop(this.held.keys().next().value as string)

@@ -3,7 +3,7 @@
  * hand (fetching it from the requester when missing), run it, sign the vote.
  */
 import { InvalidMessageError, JobRejectedError } from '../errors.js'
-import { hashTensorsAsync } from '../tensor/index.js'
+import { hashTensorsAsync, tensorsByteLength } from '../tensor/index.js'
 import type { NamedTensors } from '../tensor/index.js'
 import { jobIdOf } from '../consensus/job.js'
 import { signVote } from '../consensus/vote.js'
@@ -55,8 +55,7 @@ export async function handleJob (req: JobRequest, ctx: { from: string, signal: A
     peerId: deps.signer.peerId,
     signedAt: deps.now()
   })
-  const bytes = Object.values(outputs).reduce((n, t) => n + t.data.byteLength, 0)
-  if (req.sendOutput === false && deps.held != null && bytes > (deps.inlineOutputBytes ?? INLINE_OUTPUT_BYTES)) {
+  if (req.sendOutput === false && deps.held != null && tensorsByteLength(outputs) > (deps.inlineOutputBytes ?? INLINE_OUTPUT_BYTES)) {
     deps.held.hold(req.jobId, ctx.from, outputs)
     return { type: 'result', jobId: req.jobId, vote, ms }
   }

@@ -193,7 +193,8 @@ function canonicalHead (name: string, t: Tensor, dataBytes: number): Uint8Array 
   return head
 }
 
-function canonicalSize (tensors: NamedTensors): number {
+/** Bytes of the tensors' data, all tensors together (what holding or sending them costs). */
+export function tensorsByteLength (tensors: NamedTensors): number {
   let n = 0
   for (const t of Object.values(tensors)) n += t.data.byteLength
   return n
@@ -225,7 +226,7 @@ export function hashTensors (tensors: NamedTensors): string {
 export async function hashTensorsAsync (tensors: NamedTensors): Promise<string> {
   const known = hashed.get(tensors)
   if (known !== undefined) return known
-  if (subtle === undefined || canonicalSize(tensors) < SUBTLE_HASH_MIN_BYTES) return hashTensors(tensors)
+  if (subtle === undefined || tensorsByteLength(tensors) < SUBTLE_HASH_MIN_BYTES) return hashTensors(tensors)
   const hex = await sha256HexAsync(canonicalBytes(tensors))
   hashed.set(tensors, hex)
   return hex
