@@ -283,8 +283,7 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
   /** Where canaries' known answers are computed when this node's own runtime is not on a CPU backend (made on first need). */
   private referenceRuntime?: { runtime: InferenceRuntime, info: Promise<RuntimeInfo> }
   private peerIdValue = ''
-  /** Retraction records heard (gossip) for receipts this node does not hold: applied if one is imported later. Bounded. */
-  /** Receipts held and retractions heard (kept across restarts of this node). */
+  /** Receipts held, and retractions heard for receipts not held yet (kept across restarts of this node). */
   private readonly receipts = new ReceiptBook(() => this.require().store, (detail) => { this.emit('receipt:retracted', detail) })
   /** The stored identity of the current start; its `identityNonce`, when set, pays the puzzle for `peerId` (announced, and saved with the key). */
   private identity?: { peerId: string, record: StoredIdentity }
@@ -907,4 +906,3 @@ export class CrosscheckNode extends TypedEventTarget<NodeEvents> {
     return this.running
   }
 }
-

@@ -9,10 +9,9 @@
  * ignored: a record counts only against the receipt whose requester signed it.
  */
 import type { AbortOptions } from '../abort.js'
-import { ReceiptInvalidError } from '../errors.js'
 import { createLogger } from '../logger.js'
 import { libp2pVerifier } from '../network/keys.js'
-import { parseReceipt, verifyReceipt } from '../consensus/receipt.js'
+import { assertValidReceipt, parseReceipt } from '../consensus/receipt.js'
 import type { Receipt, ReceiptOutputs } from '../consensus/receipt.js'
 import { checkRecord, parseRecord } from '../consensus/settlement.js'
 import type { NodeStore, StoredReceipt } from './types.js'
@@ -76,11 +75,7 @@ export class ReceiptBook {
   async importReceipt (text: string, options: AbortOptions & { outputs?: ReceiptOutputs } = {}): Promise<StoredReceipt> {
     const store = this.store()
     options.signal?.throwIfAborted()
-    const v = await verifyReceipt(text, libp2pVerifier, options.outputs !== undefined ? { outputs: options.outputs } : {})
-    const bad = v.checks.find(c => !c.ok)
-    if (bad?.name === 'version') parseReceipt(text) // throws ReceiptVersionError
-    if (!v.ok) throw new ReceiptInvalidError(bad?.name ?? 'receipt', bad?.detail ?? 'does not verify')
-    const receipt = parseReceipt(text)
+    const receipt = await assertValidReceipt(text, libp2pVerifier, options.outputs !== undefined ? { outputs: options.outputs } : {})
     // a receipt already held (this node's own, or imported before) is kept as it is: its status, a retraction included, stands
     const existing = await store.getReceipt(receipt.jobId)
     if (existing != null) return existing

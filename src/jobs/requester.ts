@@ -274,11 +274,12 @@ export async function runVerifiedJob (deps: RequesterDeps, init: VerifiedJobInit
       const actions = run.step({ type: 'dispatched', at: deps.now(), jobId: d.req.jobId, reason, peers })
       // every replica votes with the hash alone and holds large outputs (small ones come with the
       // vote); the first voter of each hash is asked for the bytes at once. A lone replica sends them.
-      peers.forEach((p) => { send(p, d, reason, d.spec.replicas === 1) })
+      peers.forEach((p) => { send(p, d, reason) })
       return actions
     }
 
-    const send = (peerId: string, d: Dispatch, reason: DispatchReason, inline: boolean): void => {
+    const send = (peerId: string, d: Dispatch, reason: DispatchReason): void => {
+      const inline = d.spec.replicas === 1
       const controller = new AbortController()
       replicas.set(peerId, controller)
       progress({ type: 'dispatched', jobId, peerId, reason })
