@@ -432,9 +432,10 @@ export function receiptOutput (r: Receipt, outputs?: ReceiptOutputs): NamedTenso
 
 // ---------------------------------------------------------------- checks
 
-/** Each given output must hash to the hash it is given under. */
-function outputsCheck (outputs: ReceiptOutputs): ReceiptCheck {
+/** Each given output must hash to the hash it is given under; `valid` keeps those that do (the others are used for nothing). */
+function outputsCheck (outputs: ReceiptOutputs): { check: ReceiptCheck, valid: ReceiptOutputs } {
   const bad: string[] = []
+  const valid: Record<string, NamedTensors> = {}
   for (const [hash, tensors] of Object.entries(outputs)) {
     let got: string
     try {
@@ -444,8 +445,10 @@ function outputsCheck (outputs: ReceiptOutputs): ReceiptCheck {
       continue
     }
     if (got !== hash) bad.push(`${hash.slice(0, 12)}… hashes to ${got.slice(0, 12)}…`)
+    else valid[hash] = tensors
   }
-  return bad.length === 0 ? { name: 'outputs', ok: true, detail: `${Object.keys(outputs).length} given, each hashes to its key` } : { name: 'outputs', ok: false, detail: bad.join('; ') }
+  const check: ReceiptCheck = bad.length === 0 ? { name: 'outputs', ok: true, detail: `${Object.keys(outputs).length} given, each hashes to its key` } : { name: 'outputs', ok: false, detail: bad.join('; ') }
+  return { check, valid }
 }
 
 /** The checks that need no keys: jobId, output, agreement, quorum. */
@@ -568,12 +571,11 @@ export async function verifyReceipt (text: string, verifier: SignatureVerifier, 
   const r = parsed.receipt
   const checks: ReceiptCheck[] = [{ name: 'format', ok: true }]
   checks.push(serializeReceipt(r) === text ? { name: 'canonical', ok: true } : { name: 'canonical', ok: false, detail: 'text is not the canonical serialization (whitespace, key order, number or string spelling)' })
-  let outputs = opts.outputs
-  if (r.v === 2 && outputs !== undefined) {
-    const check = outputsCheck(outputs)
-    checks.push(check)
-    // bytes that do not hash to their key are not used for anything
-    if (!check.ok) outputs = Object.fromEntries(Object.entries(outputs).filter(([hash, t]) => { try { return hashTensors(t) === hash } catch { return false } }))
+  let outputs: ReceiptOutputs | undefined
+  if (r.v === 2 && opts.outputs !== undefined) {
+    const given = outputsCheck(opts.outputs)
+    checks.push(given.check)
+    outputs = given.valid
   }
   parsed = withOutputs(parsed, outputs)
   checks.push(...contentChecks(parsed))

@@ -62,19 +62,18 @@ function show (result: ReceiptVerification, outputsProblem?: string): void {
 async function verify (): Promise<void> {
   const text = $<HTMLTextAreaElement>('receipt-text').value
   const outputsText = $<HTMLTextAreaElement>('outputs-text').value.trim()
-  let outputs
+  let file: ReturnType<typeof parseReceiptOutputs> | undefined
   let outputsProblem: string | undefined
   if (outputsText !== '') {
     try {
-      const parsed = parseReceiptOutputs(outputsText)
-      outputs = parsed.outputs
-      const jobId = /"jobId": "([0-9a-f]{64})"/.exec(text)?.[1]
-      if (jobId !== undefined && parsed.jobId !== jobId) outputsProblem = `the outputs file is for job ${parsed.jobId}`
+      file = parseReceiptOutputs(outputsText)
     } catch (err) {
       outputsProblem = (err as Error).message
     }
   }
-  show(await verifyReceipt(text, undefined, { now: Date.now(), ...(outputs !== undefined ? { outputs } : {}) }), outputsProblem)
+  const result = await verifyReceipt(text, undefined, { now: Date.now(), ...(file !== undefined ? { outputs: file.outputs } : {}) })
+  if (file !== undefined && result.receipt !== undefined && file.jobId !== result.receipt.jobId) outputsProblem = `the outputs file is for job ${file.jobId}, the receipt for ${result.receipt.jobId}`
+  show(result, outputsProblem)
 }
 
 /** A dropped or chosen file: a receipts outputs file goes to the outputs box, anything else to the receipt box. */
